@@ -1,0 +1,179 @@
+"""The layer contract that every nnxp layer follows.
+
+A layer is a function with parameters, ``A = layer(X)``, that can also run backwards.
+It goes through five steps, each a method you can call and inspect::
+
+    compute_shapes(X)         read the sizes it needs from a first input      -> d, fs
+    initialize_parameters()   draw its parameters (on the host, then moved)    -> p
+    forward(X)                compute and return its output A                 -> fc
+    backward(dA)              given dL/dA, compute and return dL/dX           -> bc
+    compute_gradients()       dL/d(each parameter), from the caches           -> g
+
+Its state lives in plain dicts keyed by the symbols of the maths, so that a student
+can look at any of them after a step::
+
+    d   dimensions          e.g. d["n"] inputs, d["u"] units
+    p   parameters          p["W"], p["b"]
+    g   gradients           g["dW"], g["db"]
+    fc  forward cache       fc["X"], fc["Z"], fc["A"]
+    bc  backward cache      bc["dA"], bc["dZ"], bc["dX"]
+    fs  forward shapes      fs["X"] = (m, n) ... (the shapes of fc)
+    bs  backward shapes     the shapes of bc
+
+A layer never changes its own parameters: the optimizer does, reading ``g``.
+``training`` switches layers such as Dropout between training and evaluation.
+
+Layers are written once against the Array API standard: ``xp = array_namespace(X)``
+gives the functions of whatever array arrived (NumPy, CuPy or array-api-strict).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from ..activations import Activation
+from ..backend import get_backend
+from ..initializers import Initializer, get_initializer
+
+
+class ShapeError(ValueError):
+    """An array reached a layer with a shape it cannot take (the message says which)."""
+
+
+class Layer:
+    """Base class. Subclasses keep each constructor argument as an attribute of the same
+    name: that is all ``get_config`` needs to save and rebuild them."""
+
+    trainable = True  # False: the optimizer leaves p alone (e.g. frozen word vectors)
+
+    def __init__(self, name: str | None = None, se_hPars: dict | None = None):
+        self.name = name
+        self.se_hPars = dict(se_hPars or {})  # this layer's own hyperparameters
+        self.d, self.fs, self.bs = {}, {}, {}
+        self.p, self.g = {}, {}
+        self.fc, self.bc = {}, {}
+        self.training = True
+        self.backend = None  # set by the model; the current backend when used alone
+        self.rng = np.random.default_rng()  # replaced by a seeded one at initialize
+
+    # ------------------------------------------------------------------ the contract
+    def compute_shapes(self, X) -> None:
+        """Record the input shape (and any dimensions the layer needs)."""
+        self.fs["X"] = tuple(X.shape)
+
+    def initialize_parameters(self) -> None:
+        """Draw the parameters into ``p``. Layers without parameters keep the default."""
+
+    def forward(self, X):
+        raise NotImplementedError
+
+    def backward(self, dA):
+        raise NotImplementedError
+
+    def compute_gradients(self) -> None:
+        """Fill ``g`` from the caches. Layers without parameters keep the default."""
+
+    def bind(self, backend, rng: np.random.Generator | None = None) -> None:
+        """Attach the layer to a backend (and a seeded generator). The caches are
+        cleared: they belong to the old backend. Parameters are moved by the model."""
+        self.backend = backend
+        if rng is not None:
+            self.rng = rng
+        self.fc, self.bc, self.g = {}, {}, {}
+
+    def initialize(self, X, seed=None, backend=None):
+        """Use the layer on its own: bind it, read shapes from X and draw parameters.
+
+        ``layer.initialize(X, seed=0); A = layer.forward(X)`` is the whole set-up.
+        """
+        from ..backend import resolve
+
+        self.bind(resolve(backend), np.random.default_rng(seed))
+        self.compute_shapes(X)
+        self.initialize_parameters()
+        return self
+
+    @property
+    def kernels(self) -> str:
+        """The kernel mode of this layer's backend, handed to ``nnxp.ops`` (the layer
+        itself never looks at it)."""
+        return self.active_backend().kernels
+
+    # ------------------------------------------------------------------ helpers
+    def check_input(self, X) -> None:
+        """Raise a ShapeError unless X has the shape seen at initialization (any batch size)."""
+        expected = self.fs.get("X")
+        if expected is not None and tuple(X.shape[1:]) != tuple(expected[1:]):
+            wanted = ("m",) + tuple(expected[1:])
+            raise ShapeError(
+                f"{self.describe()} expects input of shape {_shape_str(wanted)}, got {_shape_str(X.shape)}"
+            )
+
+    def new_parameter(self, shape, initializer, fan_in: int, fan_out: int):
+        """Draw a parameter on the host with this layer's seeded generator, then move it."""
+        host = get_initializer(initializer)(tuple(shape), self.rng, fan_in, fan_out)
+        return self.active_backend().asarray(host)
+
+    def active_backend(self):
+        """The backend this layer's parameters live on (the current one until a model binds it)."""
+        return self.backend or get_backend()
+
+    def record_shapes(self) -> None:
+        """Fill ``fs`` and ``bs`` with the shapes of what the caches hold now."""
+        self.fs.update({k: tuple(v.shape) for k, v in self.fc.items() if hasattr(v, "shape")})
+        self.bs.update({k: tuple(v.shape) for k, v in self.bc.items() if hasattr(v, "shape")})
+
+    def xp(self, array):
+        """The array-API namespace of ``array`` (a shorthand for array_namespace)."""
+        return array_namespace(array)
+
+    @property
+    def n_parameters(self) -> int:
+        return int(sum(int(np.prod(v.shape)) for v in self.p.values()))
+
+    def describe(self) -> str:
+        kind = type(self).__name__
+        return f"{kind} layer {self.name!r}" if self.name else f"{kind} layer"
+
+    # ------------------------------------------------------------------ saving
+    def get_config(self) -> dict:
+        """The constructor arguments, as JSON-ready values (activations and
+        initializers as their config dicts)."""
+        config = {}
+        for parameter in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            config[parameter.name] = _jsonable(getattr(self, parameter.name))
+        return config
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.get_config().items() if k not in ("name", "se_hPars") and v is not None}
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items() if not isinstance(v, np.ndarray))
+        return f"{type(self).__name__}({args})"
+
+
+def _jsonable(value):
+    if isinstance(value, (Activation, Initializer)):
+        return value.get_config()
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _shape_str(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def pair(value, what: str, layer: str) -> tuple[int, int]:
+    """(h, w) from an int or a pair: the sizes, strides and paddings of 2-D layers."""
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{layer}: {what} must be an int or a (height, width) pair, got {value}")
+    return value

@@ -1,0 +1,76 @@
+"""Dense: every input connected to every unit.
+
+Shapes: X (m, n) -> A (m, u), with W (n, u) and b (u,). Extra leading axes are
+allowed, (m, steps, n) -> (m, steps, u): the same W is applied at every step.
+
+Forward::
+
+    Z = X @ W + b
+    A = f(Z)
+
+Backward, given dA = dL/dA::
+
+    dZ = dA * f'(Z)        (or the fused dZ that softmax + CCE hands over)
+    dX = dZ @ W.T
+
+Gradients, summing over every row (each sample, and each step)::
+
+    dW = X.T @ dZ
+    db = sum(dZ, rows)
+"""
+
+from __future__ import annotations
+
+from ..activations import get_activation
+from .base import Layer
+
+
+class Dense(Layer):
+    accepts_dZ = True  # backward(dA, dZ=...) takes the fused output gradient
+
+    def __init__(self, units: int = 1, activation="sigmoid", initialization="glorot_uniform",
+                 use_bias: bool = True, name=None, se_hPars=None):
+        super().__init__(name, se_hPars)
+        if int(units) < 1:
+            raise ValueError(f"Dense: units must be >= 1, got {units}")
+        self.units = int(units)
+        self.activation = get_activation(activation)
+        self.initialization = initialization
+        self.use_bias = use_bias
+
+    def compute_shapes(self, X):
+        super().compute_shapes(X)
+        self.d["n"], self.d["u"] = X.shape[-1], self.units
+
+    def initialize_parameters(self):
+        n, u = self.d["n"], self.d["u"]
+        self.p["W"] = self.new_parameter((n, u), self.initialization, fan_in=n, fan_out=u)
+        if self.use_bias:
+            self.p["b"] = self.new_parameter((u,), "zeros", fan_in=n, fan_out=u)
+
+    def forward(self, X):
+        self.check_input(X)
+        self.fc["X"] = X
+        Z = X @ self.p["W"]
+        if self.use_bias:
+            Z = Z + self.p["b"]
+        self.fc["Z"] = Z
+        self.fc["A"] = self.activation(Z)
+        return self.fc["A"]
+
+    def backward(self, dA, dZ=None):
+        """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
+        self.bc["dA"] = dA
+        if dZ is None:
+            dZ = self.activation.backward(dA, self.fc["Z"], self.fc["A"])
+        self.bc["dZ"] = dZ
+        self.bc["dX"] = dZ @ self.xp(dZ).matrix_transpose(self.p["W"])
+        return self.bc["dX"]
+
+    def compute_gradients(self):
+        xp = self.xp(self.bc["dZ"])
+        X_rows = xp.reshape(self.fc["X"], (-1, self.d["n"]))  # (m * steps, n)
+        dZ_rows = xp.reshape(self.bc["dZ"], (-1, self.d["u"]))
+        self.g["dW"] = xp.matrix_transpose(X_rows) @ dZ_rows
+        if self.use_bias:
+            self.g["db"] = xp.sum(dZ_rows, axis=0)

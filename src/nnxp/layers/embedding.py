@@ -1,0 +1,147 @@
+"""Embedding: the input layer, which holds the data and prepares it.
+
+It is the first layer of every model. Given the raw data it:
+
+1. checks it (one row per sample, as many X as Y, no NaN);
+2. one-hot encodes X (``X_encode``: tokens such as characters -> vectors, one per
+   distinct token) and Y (``Y_encode``: labels -> one column per distinct label);
+3. shuffles it with ``seed`` and splits it into training, validation and test sets in
+   the ratios of ``relative_size`` (EpyNN's (2, 1, 0): 2/3 train, 1/3 validation);
+4. scales X to [0, 1] (``X_scale``) with the min and max of the training set;
+5. once a model binds it to a backend, copies each set there *once* (``dtrain``,
+   ``dval``, ``dtest``) and, each epoch, deals the training set out in shuffled
+   mini-batches of ``batch_size`` (the last, smaller batch is kept).
+
+In the network it is the identity: A = X, dX = dA. The vocabulary, the classes and the
+scale are saved with the model, so ``model.predict`` prepares new raw data the same way.
+
+(The layer that looks up learned word vectors for token ids is ``WordEmbedding``.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import DataError, Dataset, MinMaxScaler, as_host_array, batch_slices, check_pair, one_hot, split_indices
+from .base import Layer
+
+SET_NAMES = ("dtrain", "dval", "dtest")
+
+
+class Embedding(Layer):
+    def __init__(self, X_data=None, Y_data=None, relative_size=(2, 1, 0), X_encode=False, Y_encode=False,
+                 X_scale=False, batch_size=None, seed=None, shuffle=True, name=None, se_hPars=None):
+        super().__init__(name, se_hPars)
+        self.relative_size = tuple(relative_size)
+        self.X_encode, self.Y_encode, self.X_scale = bool(X_encode), bool(Y_encode), bool(X_scale)
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.seed, self.shuffle = seed, bool(shuffle)
+        self.vocabulary = None  # the tokens of X, when X_encode
+        self.classes = None  # the labels of Y, when Y_encode
+        self.scaler = None  # MinMaxScaler, when X_scale
+        self.host_sets: dict[str, tuple] = {}  # set name -> (X, Y) NumPy arrays
+        self.dtrain = self.dval = self.dtest = None
+        self._batch_rng = np.random.default_rng(seed)
+        if X_data is not None:
+            self.set_data(X_data, Y_data)
+
+    # ------------------------------------------------------------------ host side
+    def set_data(self, X_data, Y_data=None, validation=None) -> None:
+        """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set)."""
+        X, Y = self._encode(*self._checked(X_data, Y_data, "Embedding"))
+        if validation is not None:
+            Xv, Yv = self._encode(*self._checked(*validation, "validation data"))
+            parts = {"dtrain": (X, Y), "dval": (Xv, Yv), "dtest": (X[:0], None if Y is None else Y[:0])}
+        else:
+            indices = split_indices(len(X), self.relative_size, np.random.default_rng(self.seed))
+            parts = {name: (X[i], None if Y is None else Y[i]) for name, i in zip(SET_NAMES, indices)}
+        if self.X_scale:
+            self.scaler = MinMaxScaler.fit(parts["dtrain"][0])
+            parts = {name: (self.scaler(x), y) for name, (x, y) in parts.items()}
+        self.host_sets = parts
+        self.dtrain = self.dval = self.dtest = None
+        if self.backend is not None:  # already part of a model: move the new data over now
+            self.bind(self.backend)
+
+    @staticmethod
+    def _checked(X_data, Y_data, where):
+        X = as_host_array(X_data, f"{where}: X_data")
+        Y = None if Y_data is None else as_host_array(Y_data, f"{where}: Y_data")
+        check_pair(X, Y, where)
+        return X, Y
+
+    def _encode(self, X, Y):
+        if self.X_encode:
+            if self.vocabulary is None:
+                self.vocabulary = np.unique(X).tolist()
+            X = one_hot(X, classes=self.vocabulary)
+        elif X.dtype.kind not in "biuf":
+            raise DataError(f"Embedding: X_data holds {X.dtype} values, not numbers; set X_encode=True to one-hot them")
+        if Y is not None and self.Y_encode:
+            if self.classes is None:
+                self.classes = np.unique(Y).tolist()
+            Y = one_hot(Y, classes=self.classes)
+        elif Y is not None and Y.dtype.kind not in "biuf":
+            raise DataError(f"Embedding: Y_data holds {Y.dtype} values, not numbers; set Y_encode=True to one-hot them")
+        elif Y is not None and Y.ndim == 1:
+            Y = Y[:, None]  # one target per sample: a column
+        return X.astype(np.float64), None if Y is None else Y.astype(np.float64)
+
+    def prepare_X(self, X_data) -> np.ndarray:
+        """New raw inputs prepared as the training data was (encoded, scaled)."""
+        X, _ = self._checked(X_data, None, "predict")
+        X, _ = self._encode(X, None)
+        return self.scaler(X) if self.scaler is not None else X
+
+    # ------------------------------------------------------------------ on the backend
+    def bind(self, backend, rng=None) -> None:
+        """Copy each set onto the backend, once (a loaded model's Embedding has none)."""
+        super().bind(backend, rng)
+        for name, (X, Y) in self.host_sets.items():
+            labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
+            dataset = Dataset(name, backend.asarray(X), None if Y is None else backend.asarray(Y), labels)
+            setattr(self, name, dataset)
+
+    @property
+    def datasets(self) -> list[Dataset]:
+        """The non-empty sets among dtrain, dval and dtest."""
+        return [d for d in (self.dtrain, self.dval, self.dtest) if d is not None and len(d)]
+
+    def training_batches(self) -> list[Dataset]:
+        """This epoch's mini-batches: the training set in a new order, cut in slices."""
+        if self.dtrain is None:
+            raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
+                            "or use model.fit(X, Y)")
+        X, Y = self.dtrain.X, self.dtrain.Y
+        if self.shuffle:
+            xp = self.xp(X)
+            order = self.backend.asarray(self._batch_rng.permutation(len(self.dtrain)))
+            X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
+        return [Dataset(f"batch {i}", X[s, ...], Y[s, ...]) for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
+
+    # ------------------------------------------------------------------ as a layer
+    def forward(self, X):
+        self.fc["X"] = self.fc["A"] = X
+        return X
+
+    def backward(self, dA):
+        self.bc["dA"] = self.bc["dX"] = dA
+        return dA
+
+    def get_config(self) -> dict:
+        """The preparation settings and what was learnt from the data; never the data."""
+        return {
+            "relative_size": list(self.relative_size), "X_encode": self.X_encode, "Y_encode": self.Y_encode,
+            "X_scale": self.X_scale, "batch_size": self.batch_size, "seed": self.seed, "shuffle": self.shuffle,
+            "name": self.name, "se_hPars": self.se_hPars, "vocabulary": self.vocabulary, "classes": self.classes,
+            "scale": None if self.scaler is None else [self.scaler.minimum, self.scaler.maximum],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Embedding":
+        config = dict(config)
+        vocabulary, classes, scale = config.pop("vocabulary"), config.pop("classes"), config.pop("scale")
+        layer = cls(**config)
+        layer.vocabulary, layer.classes = vocabulary, classes
+        layer.scaler = None if scale is None else MinMaxScaler(*scale)
+        return layer

@@ -1,0 +1,457 @@
+"""The model: a list of layers, a loss and an optimizer, and the loop that trains them.
+
+One training step on a mini-batch (X, Y)::
+
+    A = forward(X)               each layer in turn:   X -> layer.forward -> A
+    dA, dZ = loss_gradient(A, Y) dL/dA, or dL/dZ directly when the output fuses
+    backward(dA, dZ)             each layer in reverse: dA -> layer.backward -> dX,
+                                 and layer.compute_gradients() fills layer.g
+    optimizer.step(...)          every parameter moves, with its layer's learning rate
+
+An epoch is one pass over the training batches; after it, every set (train, val, test)
+is evaluated with the layers in evaluation mode and one row joins the history.
+
+Two ways to use the same class:
+
+EpyNN style (the data lives in the first layer)::
+
+    model = Model([Embedding(X, Y, Y_encode=True, batch_size=32), Dense(10, "softmax")])
+    model.initialize(loss="CCE", seed=1, se_hPars={"learning_rate": 0.1})
+    model.train(epochs=20)
+
+Keras / NumpyDL style::
+
+    model = Model(); model.add(Dense(10, "softmax"))
+    model.compile(loss="CCE", optimizer="adam")
+    history = model.fit(X, Y, epochs=20, batch_size=32, validation_split=0.2)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from . import report
+from .backend import get_backend, resolve, to_numpy
+from .data import DataError, Dataset, batch_slices
+from .layers import Embedding, Layer, ShapeError
+from .losses import get_loss
+from .metrics import decisions, get_metric
+from .optimizers import get_optimizer
+from .schedules import merged
+
+
+_default_seed: int | None = None
+
+
+def set_seed(seed: int | None) -> None:
+    """The seed that ``initialize``/``compile`` use when given none (NumpyDL's setting).
+
+    A seed fixes the initial weights (on every backend) and the order of the batches.
+    """
+    global _default_seed
+    _default_seed = seed
+
+
+class NotInitialized(RuntimeError):
+    """The model was used before ``initialize`` (or ``compile`` + ``fit``) set it up."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """The loss stopped being a finite number; training was stopped."""
+
+
+class Prediction(NamedTuple):
+    """What ``predict`` returns: output probabilities, the decided class index per
+    sample, and the decided label (the original label when Y was encoded)."""
+
+    probabilities: np.ndarray
+    decisions: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def A(self):  # EpyNN's name for the outputs
+        return self.probabilities
+
+    @property
+    def P(self):  # EpyNN's name for the decisions
+        return self.decisions
+
+
+class History:
+    """Per-epoch values, Keras-style: ``history["val_accuracy"][-1]``.
+
+    Keys: ``lr`` (the first trainable layer's rate), ``loss`` and every metric for the
+    training set, the same prefixed ``val_`` and ``test_`` for the other sets.
+    """
+
+    def __init__(self, history: dict | None = None):
+        self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
+
+    def record(self, values: dict) -> None:
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __contains__(self, key):
+        return key in self.history
+
+    def __repr__(self):
+        return f"History({self.epochs} epochs: {sorted(self.history)})"
+
+
+class Model:
+    def __init__(self, layers=None, name: str = "Model"):
+        self.name = name
+        self.layers: list[Layer] = []
+        for layer in layers or []:
+            self.add(layer)
+        self.loss = self.optimizer = self.backend = None
+        self.metrics: list = []
+        self.se_hPars: dict = {}
+        self.seed = None
+        self.history = History()
+        self.epoch = 0  # epochs trained so far
+        self.initialized = False
+        self._compiled: dict | None = None
+        self._rates: list[float] = []
+
+    # ================================================================== building
+    def add(self, layer: Layer) -> "Model":
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Model.add takes a layer (nnxp.layers), not {type(layer).__name__}")
+        if isinstance(layer, Embedding) and self.layers:
+            raise ValueError("the Embedding (input) layer must come first in the model")
+        self.layers.append(layer)
+        return self
+
+    @property
+    def embedding(self) -> Embedding | None:
+        first = self.layers[0] if self.layers else None
+        return first if isinstance(first, Embedding) else None
+
+    @property
+    def network(self) -> list[Layer]:
+        """The layers after the Embedding: the ones that compute."""
+        return self.layers[1:] if self.embedding is not None else list(self.layers)
+
+    def initialize(self, loss="MSE", metrics=("accuracy",), seed=None, se_hPars=None, optimizer=None,
+                   verbose: bool = True) -> "Model":
+        """Bind the model to the current backend, draw its parameters and check every shape.
+
+        A dry forward and backward pass on the first batch records each layer's shapes
+        (printed as a table when ``verbose``) and finds any mismatch now, naming the layer,
+        rather than in the middle of training.
+        """
+        self._check_layers()
+        self.loss = get_loss(loss)
+        self.metrics = [get_metric(m) for m in metrics]
+        self.optimizer = get_optimizer(optimizer)
+        self.se_hPars = {"learning_rate": self.optimizer.learning_rate, **(se_hPars or {})}
+        self.seed = _default_seed if seed is None else seed
+        self.backend = get_backend()
+        self._name_layers()
+        seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
+        for layer, layer_seed in zip(self.layers, seeds):
+            layer.bind(self.backend, np.random.default_rng(layer_seed))
+            layer.training = True
+        first = self.embedding.training_batches()[0]
+        A = first.X
+        for layer in self.layers:
+            A = self._dry_forward(layer, A)
+        self._check_output(A, first.Y)
+        self.backward(*self.loss_gradient(A, first.Y))
+        for layer in self.layers:
+            layer.record_shapes()
+        self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
+        self.history, self.epoch, self.initialized = History(), 0, True
+        if verbose:
+            report.print_shapes(self)
+        return self
+
+    def _check_layers(self) -> None:
+        if self.embedding is None:
+            raise ValueError("the first layer must be an Embedding that holds the data (or use compile + fit)")
+        if len(self.layers) < 2:
+            raise ValueError("the model needs at least one layer after the Embedding")
+        for layer in self.layers[1:]:
+            if isinstance(layer, Embedding):
+                raise ValueError("only the first layer may be an Embedding")
+
+    def _name_layers(self) -> None:
+        taken = {layer.name for layer in self.layers if layer.name}
+        for index, layer in enumerate(self.layers):
+            if not layer.name:
+                base = type(layer).__name__.lower()
+                layer.name = base if base not in taken else f"{base}_{index}"
+                taken.add(layer.name)
+
+    def _dry_forward(self, layer: Layer, A):
+        try:
+            layer.compute_shapes(A)
+            layer.initialize_parameters()
+            return layer.forward(A)
+        except ShapeError:
+            raise
+        except Exception as error:
+            raise ShapeError(f"{layer.describe()} failed on input of shape {tuple(A.shape)}: {error}") from error
+
+    def _check_output(self, A, Y) -> None:
+        output = self.network[-1]
+        if Y is None:
+            raise DataError("the Embedding has no Y_data: a model needs targets to train")
+        if tuple(A.shape) != tuple(Y.shape):
+            hint = ""
+            if Y.shape[-1] == 1 and A.shape[-1] > 1:
+                hint = "; Y looks like integer labels: pass Y_encode=True or one-hot them (nnxp.one_hot)"
+            raise ShapeError(f"the output {output.describe()} gives shape {tuple(A.shape)} "
+                             f"but Y has shape {tuple(Y.shape)}{hint}")
+        if self.loss.name == "CCE" and getattr(getattr(output, "activation", None), "name", None) != "softmax":
+            raise ValueError(f"CCE needs a softmax output, but {output.describe()} uses "
+                             f"{getattr(output, 'activation', None)!r}; use activation='softmax'")
+        if self.loss.target_range is not None:
+            low, high = self.loss.target_range
+            for name, (_, Y_host) in self.embedding.host_sets.items():
+                if Y_host is not None and Y_host.size and (Y_host.min() < low or Y_host.max() > high):
+                    raise DataError(f"{self.loss.name} needs targets in [{low}, {high}], but the {name[1:]} set "
+                                    f"holds values from {Y_host.min()} to {Y_host.max()}: labels out of range")
+
+    # ================================================================== one step
+    def forward(self, X):
+        """Run X through every layer; returns the output A (a backend array)."""
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def loss_gradient(self, A, Y):
+        """(dA, None), or (None, dZ) when the loss fuses with the output activation."""
+        output = self.network[-1]
+        activation = getattr(output, "activation", None)
+        if getattr(output, "accepts_dZ", False) and self.loss.fuses_with(activation):
+            return None, self.loss.fused_backward(A, Y, activation)
+        return self.loss.backward(A, Y), None
+
+    def backward(self, dA=None, dZ=None):
+        """Back-propagate through every layer, filling each layer's gradients ``g``.
+
+        Give dA (dL/dA of the output), or dZ for an output layer that accepts it.
+        Parameters do not change here: that is the optimizer's job. Returns dL/dX.
+        """
+        output, *rest = reversed(self.network)
+        dX = output.backward(dA, dZ=dZ) if dZ is not None else output.backward(dA)
+        output.compute_gradients()
+        for layer in rest:
+            dX = layer.backward(dX)
+            layer.compute_gradients()
+        return dX
+
+    def train_step(self, X, Y) -> None:
+        """Forward, backward and one optimizer step on one mini-batch."""
+        A = self.forward(X)
+        self.backward(*self.loss_gradient(A, Y))
+        self.optimizer.step(self._parameters())
+
+    def _parameters(self):
+        return [
+            (f"{index}/{name}", layer.p, name, layer.g["d" + name], self._rates[index])
+            for index, layer in enumerate(self.layers)
+            if layer.trainable
+            for name in layer.p
+        ]
+
+    # ================================================================== training
+    def train(self, epochs: int = 1, verbose: int = 1) -> History:
+        """Train for ``epochs`` more epochs; evaluate every set after each; return the history."""
+        self._require("train")
+        reporter = report.EpochReporter(self, epochs, verbose)
+        for _ in range(epochs):
+            self._rates = [merged(self.se_hPars, layer.se_hPars).rate(self.epoch) for layer in self.layers]
+            self.set_training(True)
+            batches = self.embedding.training_batches()
+            with reporter.progress(len(batches)) as advance:
+                for batch in batches:
+                    self.train_step(batch.X, batch.Y)
+                    advance()
+            values = self.evaluate()
+            values["lr"] = self._first_rate()
+            self.history.record(values)
+            self.epoch += 1
+            reporter.epoch_done(values)
+            if not math.isfinite(values["loss"]):
+                message = (f"the training loss became {values['loss']} at epoch {self.epoch}: training stopped. "
+                           f"Try a smaller learning rate (now {values['lr']:.3g}).")
+                reporter.stopped(message)
+                warnings.warn(message, DivergenceWarning, stacklevel=2)
+                break
+        reporter.close()
+        return self.history
+
+    def train_epoch(self) -> None:
+        """One pass over the training batches, nothing else (the benchmarks time this)."""
+        self._require("train")
+        self.set_training(True)
+        for batch in self.embedding.training_batches():
+            self.train_step(batch.X, batch.Y)
+
+    def _first_rate(self) -> float:
+        trainable = [rate for layer, rate in zip(self.layers, self._rates) if layer.p and layer.trainable]
+        return trainable[0] if trainable else self.se_hPars["learning_rate"]
+
+    def set_training(self, training: bool) -> None:
+        for layer in self.layers:
+            layer.training = training
+
+    # ================================================================== evaluating
+    def evaluate(self, X=None, Y=None) -> dict[str, float]:
+        """Loss and metrics, as Python floats.
+
+        With no arguments, on every set of the Embedding (keys ``loss``, ``val_loss``,
+        ``test_loss``...; each set keeps its outputs in ``.A`` and decisions in ``.P``).
+        With (X, Y), on that data (keys ``loss``, ``accuracy``...).
+        """
+        self._require("evaluate")
+        if X is not None:
+            X = self.backend.asarray(self.embedding.prepare_X(X))
+            Y = self.backend.asarray(self._prepare_Y(Y))
+            return self._measure([Dataset("given", X, Y)], {"given": ""})
+        return self._measure(self.embedding.datasets, report.SET_PREFIX)
+
+    def _prepare_Y(self, Y):
+        _, Y = self.embedding._encode(np.zeros((len(Y), 1)), np.asarray(Y))
+        return Y
+
+    def _measure(self, datasets, prefixes) -> dict[str, float]:
+        names, values = [], []
+        for dataset in datasets:
+            A = dataset.A = self.output(dataset.X)
+            dataset.P = decisions(A)
+            prefix = prefixes[dataset.name]
+            names.append(prefix + "loss")
+            values.append(self.loss(A, dataset.Y))
+            for metric in self.metrics:
+                names.append(prefix + metric.name)
+                values.append(metric(A, dataset.Y))
+        xp = self.backend.xp
+        numbers = to_numpy(xp.stack([xp.astype(v, self.backend.dtype) for v in values]))  # one copy per epoch
+        return dict(zip(names, numbers.tolist()))
+
+    def output(self, X, batch_size: int | None = None):
+        """The network's output for X (a backend array), in evaluation mode, in chunks."""
+        self.set_training(False)
+        try:
+            size = batch_size or max(self.embedding.batch_size or 0, 1024)
+            chunks = [self.forward(X[s, ...]) for s in batch_slices(X.shape[0], size)]
+        finally:
+            self.set_training(True)
+        return chunks[0] if len(chunks) == 1 else self.backend.xp.concat(chunks, axis=0)
+
+    def predict(self, X, batch_size: int | None = None) -> Prediction:
+        """Probabilities, decisions and labels for new raw X, as NumPy arrays.
+
+        X is prepared the way the training data was (one-hot, scaling).
+        """
+        self._require("predict")
+        A = to_numpy(self.output(self.backend.asarray(self.embedding.prepare_X(X)), batch_size))
+        chosen = to_numpy(decisions(self.backend.asarray(A)))
+        classes = self.embedding.classes
+        labels = np.asarray(classes)[chosen] if classes is not None else chosen
+        return Prediction(A, chosen, labels)
+
+    # ================================================================== Keras style
+    def compile(self, loss="MSE", optimizer="sgd", metrics=("accuracy",), se_hPars=None, seed=None) -> "Model":
+        """Choose the loss, optimizer and metrics; the weights are drawn at the first ``fit``."""
+        get_loss(loss), get_optimizer(optimizer), [get_metric(m) for m in metrics]  # fail early on typos
+        self._compiled = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "se_hPars": se_hPars, "seed": seed}
+        self.initialized = False
+        return self
+
+    def fit(self, X, Y, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
+            validation_data=None, shuffle: bool = True, seed=None, verbose: int = 1) -> History:
+        """Train on (X, Y); returns the History (one entry per epoch, all epochs so far)."""
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        embedding = self.embedding
+        if embedding is None:
+            embedding = Embedding(batch_size=batch_size, seed=seed, shuffle=shuffle)
+            self.layers.insert(0, embedding)
+        embedding.batch_size, embedding.shuffle = batch_size, shuffle
+        embedding.relative_size = (1 - validation_split, validation_split, 0)
+        embedding.set_data(X, Y, validation=validation_data)
+        if not self.initialized:
+            if self._compiled is None:
+                raise NotInitialized("call model.compile(loss=..., optimizer=...) before fit")
+            settings = dict(self._compiled)
+            settings["seed"] = settings["seed"] if settings["seed"] is not None else seed
+            self.initialize(**settings, verbose=verbose >= 2)
+        else:
+            self._check_output(self.output(embedding.dtrain.X[:1, ...]), embedding.dtrain.Y[:1, ...])
+        return self.train(epochs, verbose)
+
+    def build(self, input_shape, seed=None) -> "Model":
+        """Keras-style: draw the weights for inputs of ``input_shape`` (without the batch
+        axis) before any data is seen, e.g. to call ``summary()``."""
+        output_units = getattr(self.layers[-1], "units", None) if self.layers else None
+        if output_units is None:
+            raise ValueError("build: the last layer must have units (e.g. Dense) to size the targets")
+        if self._compiled is None:
+            self.compile()
+        settings = dict(self._compiled)
+        settings["seed"] = seed if seed is not None else settings["seed"]
+        probe = Embedding(np.zeros((2, *input_shape)), np.zeros((2, output_units)), relative_size=(1, 0, 0))
+        if self.embedding is None:
+            self.layers.insert(0, probe)
+        else:
+            self.layers[0] = probe
+        self.initialize(**settings, verbose=False)
+        return self
+
+    def summary(self) -> None:
+        """Print the table of layers, shapes and parameter counts."""
+        self._require("summary")
+        report.print_shapes(self)
+
+    # ================================================================== the rest
+    def report(self) -> None:
+        """Print the table of every epoch so far."""
+        report.print_history(self)
+
+    def plot(self, path=None, show: bool = False):
+        """Plot the loss and metrics per epoch; write a PNG to ``path`` when given."""
+        return report.plot_history(self, path, show)
+
+    def write(self, path) -> str:
+        """Save to one file: a JSON config plus the weights and optimizer state (.npz)."""
+        from .io import write_model
+
+        return write_model(self, path)
+
+    def to(self, backend, dtype=None) -> "Model":
+        """Move the parameters, optimizer state and data to another backend (or dtype)."""
+        target = resolve(backend, dtype)
+        for layer in self.layers:
+            layer.p = {k: target.asarray(v) for k, v in layer.p.items()}
+            layer.bind(target)
+        if self.optimizer is not None:
+            self.optimizer.state = {
+                key: {slot: target.asarray(value) for slot, value in slots.items()}
+                for key, slots in self.optimizer.state.items()
+            }
+        self.backend = target
+        return self
+
+    def _require(self, action: str) -> None:
+        if not self.initialized:
+            raise NotInitialized(f"call model.initialize(...) (or compile + fit) before {action}")
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, {len(self.layers)} layers, backend={self.backend})"
+

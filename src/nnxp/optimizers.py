@@ -1,0 +1,254 @@
+"""Optimizers: how a parameter moves, given its gradient.
+
+A layer computes gradients; the optimizer alone changes parameters. For each parameter
+theta with gradient g at step t (counted from 1), learning rate lr, and state kept per
+parameter (zeros at first)::
+
+    SGD        theta -= lr g
+    Momentum   v = mu v + g;                      theta -= lr v
+    Nesterov   v = mu v + g;                      theta -= lr (g + mu v)
+    Adagrad    s += g^2;                          theta -= lr g / (sqrt(s) + eps)
+    RMSprop    s = rho s + (1 - rho) g^2;         theta -= lr g / (sqrt(s) + eps)
+    Adadelta   s = rho s + (1 - rho) g^2
+               d = sqrt(u + eps) / sqrt(s + eps) g
+               u = rho u + (1 - rho) d^2;         theta -= lr d
+    Adam       m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+               theta -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+    Adamax     m = b1 m + (1 - b1) g;  u = max(b2 u, |g| + eps)
+               theta -= lr / (1 - b1^t) m / u
+
+These are the update rules of ``torch.optim`` (the tests check 5 steps against it).
+Before the update, and for every optimizer::
+
+    weight_decay   g += weight_decay * theta        (L2 regularisation)
+    clip_value     g = clip(g, -clip_value, clip_value)
+    clip_norm      g *= min(1, clip_norm / ||all gradients||)   (one norm for the model)
+
+The learning rate comes from the layer's schedule each epoch (see ``schedules``), so
+the optimizer's own ``learning_rate`` is only the default for the model's se_hPars.
+"""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace
+
+
+class Optimizer:
+    name = "optimizer"
+    slots: tuple[str, ...] = ()  # the state kept for each parameter
+
+    def __init__(self, learning_rate: float = 0.01, clip_norm=None, clip_value=None, weight_decay: float = 0.0):
+        self.learning_rate = float(learning_rate)
+        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.clip_value = None if clip_value is None else float(clip_value)
+        self.weight_decay = float(weight_decay)
+        self.t = 0  # steps taken
+        self.state: dict[str, dict] = {}  # parameter key -> {slot name: array}
+
+    # ------------------------------------------------------------------ one step
+    def step(self, parameters) -> None:
+        """Update every parameter in place of its holder.
+
+        ``parameters`` is a list of ``(key, holder, name, grad, lr)``: the parameter is
+        ``holder[name]`` (a layer's ``p`` dict), ``key`` names its state.
+        """
+        self.t += 1
+        grads = [self._regularise(holder[name], grad) for _, holder, name, grad, _ in parameters]
+        if self.clip_norm is not None:
+            grads = clip_by_global_norm(grads, self.clip_norm)
+        for (key, holder, name, _, lr), grad in zip(parameters, grads):
+            if key not in self.state:
+                xp = array_namespace(grad)
+                self.state[key] = {slot: xp.zeros_like(grad) for slot in self.slots}
+            holder[name] = self.update(holder[name], grad, self.state[key], lr)
+
+    def _regularise(self, theta, grad):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * theta
+        if self.clip_value is not None:
+            grad = array_namespace(grad).clip(grad, -self.clip_value, self.clip_value)
+        return grad
+
+    def update(self, theta, g, state: dict, lr: float):
+        """The new value of one parameter; ``state`` is updated in place."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ saving
+    def hyperparameters(self) -> dict:
+        common = {"learning_rate": self.learning_rate, "clip_norm": self.clip_norm,
+                  "clip_value": self.clip_value, "weight_decay": self.weight_decay}
+        return {**common, **self.extra()}
+
+    def extra(self) -> dict:
+        return {}
+
+    def get_config(self) -> dict:
+        return {"name": self.name, **self.hyperparameters()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items() if v is not None)
+        return f"{type(self).__name__}({args})"
+
+
+def clip_by_global_norm(grads, max_norm: float):
+    """Scale all gradients together so that their joint L2 norm is at most ``max_norm``.
+
+    The scale stays an array on the device: no number travels to the host.
+    """
+    xp = array_namespace(grads[0])
+    total = xp.sqrt(sum(xp.sum(g * g) for g in grads))
+    scale = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    return [g * scale for g in grads]
+
+
+class SGD(Optimizer):
+    name = "sgd"
+
+    def update(self, theta, g, state, lr):
+        return theta - lr * g
+
+
+class Momentum(Optimizer):
+    name = "momentum"
+    slots = ("v",)
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, **common):
+        super().__init__(learning_rate, **common)
+        self.momentum = float(momentum)
+
+    def extra(self):
+        return {"momentum": self.momentum}
+
+    def update(self, theta, g, state, lr):
+        state["v"] = self.momentum * state["v"] + g
+        return theta - lr * self._direction(g, state["v"])
+
+    def _direction(self, g, v):
+        return v
+
+
+class Nesterov(Momentum):
+    """Momentum that looks ahead: the step uses the gradient plus the new velocity."""
+
+    name = "nesterov"
+
+    def _direction(self, g, v):
+        return g + self.momentum * v
+
+
+class Adagrad(Optimizer):
+    name = "adagrad"
+    slots = ("s",)
+
+    def __init__(self, learning_rate=0.01, epsilon=1e-10, **common):
+        super().__init__(learning_rate, **common)
+        self.epsilon = float(epsilon)
+
+    def extra(self):
+        return {"epsilon": self.epsilon}
+
+    def update(self, theta, g, state, lr):
+        xp = array_namespace(g)
+        state["s"] = state["s"] + g * g
+        return theta - lr * g / (xp.sqrt(state["s"]) + self.epsilon)
+
+
+class RMSprop(Optimizer):
+    name = "rmsprop"
+    slots = ("s",)
+
+    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, **common):
+        super().__init__(learning_rate, **common)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def extra(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+    def update(self, theta, g, state, lr):
+        xp = array_namespace(g)
+        state["s"] = self.rho * state["s"] + (1 - self.rho) * g * g
+        return theta - lr * g / (xp.sqrt(state["s"]) + self.epsilon)
+
+
+class Adadelta(Optimizer):
+    name = "adadelta"
+    slots = ("s", "u")
+
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **common):
+        super().__init__(learning_rate, **common)
+        self.rho, self.epsilon = float(rho), float(epsilon)
+
+    def extra(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+    def update(self, theta, g, state, lr):
+        xp = array_namespace(g)
+        rho, eps = self.rho, self.epsilon
+        state["s"] = rho * state["s"] + (1 - rho) * g * g
+        delta = xp.sqrt(state["u"] + eps) / xp.sqrt(state["s"] + eps) * g
+        state["u"] = rho * state["u"] + (1 - rho) * delta * delta
+        return theta - lr * delta
+
+
+class Adam(Optimizer):
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **common):
+        super().__init__(learning_rate, **common)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def extra(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def update(self, theta, g, state, lr):
+        xp = array_namespace(g)
+        b1, b2 = self.beta_1, self.beta_2
+        state["m"] = b1 * state["m"] + (1 - b1) * g
+        state["v"] = b2 * state["v"] + (1 - b2) * g * g
+        m_hat = state["m"] / (1 - b1**self.t)
+        v_hat = state["v"] / (1 - b2**self.t)
+        return theta - lr * m_hat / (xp.sqrt(v_hat) + self.epsilon)
+
+
+class Adamax(Adam):
+    """Adam with the infinity norm: u tracks the largest recent |g| instead of g^2."""
+
+    name = "adamax"
+    slots = ("m", "u")
+
+    def __init__(self, learning_rate=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **common):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **common)
+
+    def update(self, theta, g, state, lr):
+        xp = array_namespace(g)
+        b1 = self.beta_1
+        state["m"] = b1 * state["m"] + (1 - b1) * g
+        state["u"] = xp.maximum(self.beta_2 * state["u"], xp.abs(g) + self.epsilon)
+        return theta - lr / (1 - b1**self.t) * state["m"] / state["u"]
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta, Adam, Adamax)}
+
+
+def get_optimizer(spec) -> Optimizer:
+    """An Optimizer from a name (``"adam"``), a config dict, a class or an object."""
+    if spec is None:
+        return SGD()
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Optimizer):
+        return spec()
+    params = {}
+    if isinstance(spec, dict):
+        params = dict(spec)
+        spec = params.pop("name")
+    if isinstance(spec, str):
+        cls = OPTIMIZERS.get(spec.lower())
+        if cls is None:
+            raise ValueError(f"unknown optimizer {spec!r}; expected one of {sorted(OPTIMIZERS)}")
+        return cls(**params)
+    raise TypeError(f"an optimizer is a name or an Optimizer, not {type(spec).__name__}")
+
+
+__all__ = ["Optimizer", "get_optimizer", "clip_by_global_norm", *[cls.__name__ for cls in OPTIMIZERS.values()]]

@@ -1,0 +1,58 @@
+"""Shared fixtures: every test that takes ``backend`` runs on each available backend.
+
+``cpu`` runs twice where numba is installed (kernels ``numba`` and ``reference``), the
+``strict`` backend proves that the code uses only the Array API standard, and ``gpu``
+runs where CuPy has a device (else it is reported as skipped with the reason).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nnxp
+from nnxp.backend import available_backends, numba_available
+
+BACKEND_PARAMS = [
+    pytest.param(("cpu", "reference"), id="cpu-reference"),
+    pytest.param(("cpu", "numba"), id="cpu-numba",
+                 marks=pytest.mark.skipif(not numba_available(), reason="numba is not installed")),
+    pytest.param(("strict", "reference"), id="strict"),
+    pytest.param(("gpu", "numba"), id="gpu-numba", marks=pytest.mark.gpu),
+    pytest.param(("gpu", "reference"), id="gpu-reference", marks=pytest.mark.gpu),
+]
+
+
+def _skip_unavailable(name: str) -> None:
+    available, reason = available_backends()[name]
+    if not available:
+        pytest.skip(f"backend {name!r} unavailable: {reason}")
+
+
+@pytest.fixture(params=BACKEND_PARAMS)
+def backend(request):
+    """A float64 backend, made current for the test and restored afterwards."""
+    name, kernels = request.param
+    _skip_unavailable(name)
+    with nnxp.use_backend(name, dtype="float64", kernels=kernels) as chosen:
+        yield chosen
+
+
+@pytest.fixture(params=["cpu", "strict"])
+def array_backend(request):
+    """The two backends that always exist in CI, float64, reference kernels."""
+    _skip_unavailable(request.param)
+    with nnxp.use_backend(request.param, dtype="float64", kernels="reference") as chosen:
+        yield chosen
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261122)
+
+
+def pytest_report_header(config):
+    lines = []
+    for name, (ok, why) in available_backends().items():
+        lines.append(f"nnxp backend {name}: {'available' if ok else 'unavailable'} ({why})")
+    return lines
