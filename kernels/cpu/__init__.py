@@ -1,0 +1,1 @@
+"""Numba CPU kernels (numba.njit): plain NumPy-typed loops, cached on disk."""

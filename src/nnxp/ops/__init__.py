@@ -1,0 +1,33 @@
+"""Operations too slow as plain array code: convolution, pooling, recurrent loops.
+
+Each op comes as a forward and a backward function taking and returning arrays. Its
+reference version, written only with Array API standard functions, is the one to read
+and the one that runs on every backend. When the layer's backend runs in the
+``numba`` kernel mode, the op hands the same arguments to the compiled kernel of the
+same name instead: ``nnxp.kernels.cpu`` (numba.njit) for NumPy arrays,
+``nnxp.kernels.cuda`` (numba.cuda.jit) for CuPy arrays. This module is the one place
+where that choice is made.
+"""
+
+from __future__ import annotations
+
+from ..backend import backend_of
+
+
+def fast_kernels(kernels: str, array):
+    """The compiled kernel module for ``array``'s backend, or None for the reference code.
+
+    Numba is imported here, at the first call in ``numba`` mode, never before.
+    """
+    if kernels != "numba":
+        return None
+    where = backend_of(array)
+    if where == "cpu":
+        from ..kernels import cpu
+
+        return cpu
+    if where == "gpu":
+        from ..kernels import cuda
+
+        return cuda
+    return None
