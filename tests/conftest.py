@@ -56,3 +56,30 @@ def pytest_report_header(config):
     for name, (ok, why) in available_backends().items():
         lines.append(f"nnxp backend {name}: {'available' if ok else 'unavailable'} ({why})")
     return lines
+
+
+# --------------------------------------------------------------------------- parity log
+# Parity tests call ``parity_log.add("conv")`` once per configuration they compare with
+# PyTorch; the terminal summary states how many ran, per family, so that a reader of the
+# CI log sees the size of the grid without counting test ids.
+class ParityLog:
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+
+    def add(self, family: str, n: int = 1) -> None:
+        self.counts[family] = self.counts.get(family, 0) + n
+
+
+_PARITY = ParityLog()
+
+
+@pytest.fixture
+def parity_log():
+    return _PARITY
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PARITY.counts:
+        total = sum(_PARITY.counts.values())
+        detail = ", ".join(f"{family} {n}" for family, n in sorted(_PARITY.counts.items()))
+        terminalreporter.write_line(f"PyTorch parity: {total} configurations compared ({detail})")

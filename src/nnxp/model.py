@@ -261,11 +261,15 @@ class Model:
         self.optimizer.step(self._parameters())
 
     def _parameters(self):
+        """(key, holder, name, gradient, learning rate) for every parameter the optimizer
+        moves: those of trainable layers that have a gradient (BatchNorm's running
+        statistics live in p too, but have none)."""
         return [
             (f"{index}/{name}", layer.p, name, layer.g["d" + name], self._rates[index])
             for index, layer in enumerate(self.layers)
             if layer.trainable
             for name in layer.p
+            if "d" + name in layer.g
         ]
 
     # ================================================================== training
