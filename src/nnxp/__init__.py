@@ -11,6 +11,8 @@ from .backend import (
     get_backend,
     set_backend,
     set_dtype,
+    set_num_threads,
+    thread_info,
     to_numpy,
     use_backend,
 )
@@ -24,7 +26,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Backend", "BackendUnavailable", "available_backends", "get_backend", "set_backend", "use_backend",
+    "set_dtype", "set_num_threads", "thread_info",
     "to_numpy", "DataError", "one_hot", "unhot", "ModelFileError", "read_model", "ShapeError",
-    "DivergenceWarning", "History", "Model", "NotInitialized", "Prediction", "set_dtype", "set_seed",
+    "DivergenceWarning", "History", "Model", "NotInitialized", "Prediction", "set_seed",
     "activations", "initializers", "layers", "losses", "metrics", "optimizers", "schedules",
 ]

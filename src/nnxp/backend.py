@@ -312,6 +312,41 @@ def resolve(backend: str | Backend | None, dtype=None) -> Backend:
     return backend
 
 
+# --------------------------------------------------------------------------- threads
+
+
+def set_num_threads(n: int) -> None:
+    """Use n CPU threads, for Numba's kernels and for BLAS (matrix products) alike.
+
+    Both pools default to every core; they run one after the other, never nested (the
+    kernels keep matrix products outside their parallel loops), so one number for both
+    is right. Benchmarks set it to compare with PyTorch at the same thread count.
+    """
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    if numba_available():
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+
+
+def thread_info() -> dict:
+    """Thread counts in use: numba's pool and each BLAS/OpenMP library loaded."""
+    info = {"cpu_count": os.cpu_count()}
+    if numba_available():
+        import numba
+
+        info["numba"] = numba.get_num_threads()
+    from threadpoolctl import threadpool_info
+
+    for pool in threadpool_info():
+        info[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
+    return info
+
+
 # --------------------------------------------------------------------------- host side
 
 

@@ -72,12 +72,15 @@ class EpochReporter:
             self._header()
 
     def _header(self) -> None:
-        cells = [f"{'epoch':>6}", f"{'lr':>9}"]
-        for key in self.columns:
-            prefix = next(p for p in ("val_", "test_", "") if key.startswith(p))
-            label = f"{SET_LABEL[prefix]} {key[len(prefix):]}"
-            cells.append(f"[{SET_STYLE[prefix]}]{label[:12]:>12}[/]")
-        self.console.print(" ".join(cells))
+        """Two lines: the set names over their columns, then the metric names."""
+        groups, names = [" " * 16], [f"{'epoch':>6} {'lr':>9}"]
+        for prefix in dict.fromkeys(_prefix(key) for key in self.columns):
+            keys = [key for key in self.columns if _prefix(key) == prefix]
+            width = 9 * len(keys) - 1
+            groups.append(f"[{SET_STYLE[prefix]}]{SET_LABEL[prefix]:^{width}}[/]")
+            names.append(" ".join(f"[{SET_STYLE[prefix]}]{_short(key[len(prefix):]):>8}[/]" for key in keys))
+        self.console.print(" ".join(groups))
+        self.console.print(" ".join(names))
 
     @contextlib.contextmanager
     def progress(self, total: int):
@@ -104,9 +107,8 @@ class EpochReporter:
             improved = best is None or (value < best if lower_is_better else value > best)
             if improved:
                 self.best[key] = value
-            prefix = next(p for p in ("val_", "test_", "") if key.startswith(p))
-            style = "bold green" if improved else SET_STYLE[prefix]
-            cells.append(f"[{style}]{value:>12.4f}[/]")
+            style = "bold green" if improved else SET_STYLE[_prefix(key)]
+            cells.append(f"[{style}]{value:>8.4f}[/]")
         self.console.print(" ".join(cells))
 
     def stopped(self, message: str) -> None:
@@ -118,6 +120,15 @@ class EpochReporter:
 
 
 _HIGHER_IS_BETTER = ("accuracy", "precision", "recall", "specificity", "fscore")
+_SHORT = {"accuracy": "acc", "precision": "prec", "recall": "recall", "specificity": "spec", "fscore": "F"}
+
+
+def _prefix(key: str) -> str:
+    return next(p for p in ("val_", "test_", "") if key.startswith(p))
+
+
+def _short(name: str) -> str:
+    return _SHORT.get(name, name)
 
 
 def print_history(model) -> None:
@@ -130,8 +141,7 @@ def print_history(model) -> None:
     table.add_column("epoch", justify="right")
     table.add_column("lr", justify="right")
     for key in keys:
-        prefix = next(p for p in ("val_", "test_", "") if key.startswith(p))
-        table.add_column(key, justify="right", style=SET_STYLE[prefix])
+        table.add_column(key, justify="right", style=SET_STYLE[_prefix(key)])
     for epoch in range(model.history.epochs):
         table.add_row(str(epoch + 1), f"{history['lr'][epoch]:.2e}", *(f"{history[k][epoch]:.4f}" for k in keys))
     console().print(table)
