@@ -1,0 +1,105 @@
+"""Run every benchmark target in its own process and print the results as Markdown.
+
+    python benchmarks/run.py                          # all targets, all tests
+    python benchmarks/run.py -k "W1 or W2" --targets cpu-numba torch-cpu
+    python benchmarks/run.py --threads 2 --out benchmarks/results
+
+Each target's pytest-benchmark JSON goes to ``--out``; the table gives, per workload and
+dtype, the median epoch time of each target (min-max in brackets), the speed-up of
+nnxp's cpu-numba over torch-cpu, and the floor (epoch FLOPs / this machine's matmul rate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = ("cpu-numba", "cpu-reference", "torch-cpu", "gpu-numba", "gpu-reference", "torch-cuda")
+
+
+def ceilings(threads: int) -> dict:
+    """Matmul GFLOP/s (1024x1024, float32 and float64) and copy bandwidth (GB/s) of NumPy."""
+    from threadpoolctl import threadpool_limits
+
+    results = {}
+    with threadpool_limits(threads):
+        for dtype in ("float32", "float64"):
+            a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(dtype)
+            a @ a
+            best = min(_timed(lambda: a @ a) for _ in range(10))
+            results[f"matmul_{dtype}_gflops"] = 2 * 1024**3 / best / 1e9
+    big = np.ones(2**25)  # 256 MiB
+    out = np.empty_like(big)
+    best = min(_timed(lambda: np.copyto(out, big)) for _ in range(5))
+    results["copy_gbps"] = 2 * big.nbytes / best / 1e9  # read + write
+    return results
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def run_target(target: str, args) -> str:
+    path = os.path.join(args.out, f"{target}.json")
+    command = [sys.executable, "-m", "pytest", HERE, "--benchmark-only", "-q", "-p", "no:cacheprovider",
+               f"--target={target}", f"--threads={args.threads}", f"--benchmark-json={path}"]
+    if args.k:
+        command += ["-k", args.k]
+    print("+", " ".join(command), flush=True)
+    subprocess.run(command, check=False)
+    return path
+
+
+def table(paths: dict, floors: dict) -> str:
+    rows: dict = {}
+    for target, path in paths.items():
+        if not os.path.exists(path):
+            continue
+        for bench in json.load(open(path))["benchmarks"]:
+            info, stats = bench["extra_info"], bench["stats"]
+            key = (info["workload"], info["dtype"])
+            rows.setdefault(key, {"flops": info["epoch_flops"], "samples": info["samples"]})[target] = stats
+    present = [t for t in paths if any(t in r for r in rows.values())]
+    header = ["workload", "dtype", "samples"] + [f"{t} ms" for t in present] + ["numba vs torch", "floor ms"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for (workload, dtype), row in sorted(rows.items()):
+        cells = [workload, dtype, str(row["samples"])]
+        for target in present:
+            s = row.get(target)
+            cells.append(f"{s['median'] * 1e3:.1f} ({s['min'] * 1e3:.1f}-{s['max'] * 1e3:.1f})" if s else "-")
+        if "cpu-numba" in row and "torch-cpu" in row:
+            cells.append(f"{row['torch-cpu']['median'] / row['cpu-numba']['median']:.2f}x")
+        else:
+            cells.append("-")
+        rate = floors.get(f"matmul_{dtype}_gflops")
+        cells.append(f"{row['flops'] / (rate * 1e9) * 1e3:.2f}" if rate else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("-k", default=None, help="pytest -k expression (e.g. 'W1 or W3')")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    limits = ceilings(args.threads)
+    print(json.dumps(limits, indent=1))
+    paths = {target: run_target(target, args) for target in args.targets}
+    json.dump(limits, open(os.path.join(args.out, "ceilings.json"), "w"), indent=1)
+    print(table(paths, limits))
+
+
+if __name__ == "__main__":
+    main()
