@@ -1,6 +1,7 @@
 """The ``nnxp`` command.
 
     nnxp demo [--model mlp|cnn|lstm]   train a small network on the digits and show it all
+    nnxp compare [--model ...]         the same training on several backends, side by side
     nnxp info                          backends found, versions, thread counts
 
 The demo networks are defined here, once, so that the demo, the comparison and the
@@ -78,6 +79,32 @@ def demo(args) -> int:
         console.print(f"training curves written to [bold]{path}[/]")
     except ImportError:
         console.print("(install matplotlib to get the training-curve plot: pip install 'nnxp[plot]')")
+    return 0
+
+
+# --------------------------------------------------------------------------- compare
+
+
+def compare_command(args) -> int:
+    from .compare import compare, crossover
+
+    sweep = args.batch_sizes if args.sweep == "batch_size" else None
+    path = os.path.join(args.out, f"compare-{args.model}.png")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        path = None
+    result = compare(args.model, targets=args.targets, epochs=args.epochs, dtype=args.dtype, sweep=sweep,
+                     plot_path=path)
+    if sweep:
+        names = [row["target"] for row in result.table]
+        for fast in (n for n in names if n.startswith("gpu")):
+            for slow in (n for n in names if n.startswith("cpu")):
+                batch = crossover(result, fast, slow)
+                report.console().print(f"{fast} overtakes {slow} from batch size {batch}" if batch
+                                       else f"{fast} does not overtake {slow} in this sweep")
+    if path:
+        report.console().print(f"plot written to [bold]{path}[/]")
     return 0
 
 
@@ -164,6 +191,17 @@ def main(argv=None) -> int:
     demo_parser.add_argument("--out", default="nnxp-out", help="folder for the plot")
     _backend_options(demo_parser)
     demo_parser.set_defaults(run=demo)
+
+    compare_parser = commands.add_parser("compare", help="train one model on several backends, side by side")
+    compare_parser.add_argument("--model", default="mlp", help="mlp, cnn, lstm (the demos) or a workload W1-W8")
+    compare_parser.add_argument("--targets", nargs="+", default=None,
+                                help="e.g. cpu-numba cpu-reference gpu-numba (default: every available)")
+    compare_parser.add_argument("--epochs", type=int, default=3)
+    compare_parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    compare_parser.add_argument("--sweep", choices=["batch_size"], default=None)
+    compare_parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512])
+    compare_parser.add_argument("--out", default="nnxp-out", help="folder for the plot")
+    compare_parser.set_defaults(run=compare_command)
 
     info_parser = commands.add_parser("info", help="backends, versions, threads")
     info_parser.set_defaults(run=info)
