@@ -7,7 +7,8 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .flatten import Flatten
 from .template import Template
+from .wordembedding import WordEmbedding
 
-LAYERS = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, Flatten, Template, BatchNorm)}
+LAYERS = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, Flatten, Template, BatchNorm, WordEmbedding)}
 
 __all__ = ["Layer", "ShapeError", "LAYERS", *LAYERS]
