@@ -48,10 +48,10 @@ FROM_TORCH = {"rows": (0, 1), "sequences": (0, 2, 1), "images": (0, 2, 3, 1)}
 @pytest.mark.torch
 @pytest.mark.parametrize("momentum, epsilon", [(0.9, 1e-5), (0.6, 1e-3)])
 @pytest.mark.parametrize("kind", sorted(SHAPES))
-def test_batchnorm_matches_pytorch(array_backend, kind, momentum, epsilon, rng, parity_log):
+def test_batchnorm_matches_pytorch(array_backend, kind, momentum, epsilon, rng, parity_log, torch_one_thread):
     """Three training steps (A, dX, dgamma, dbeta each), the running statistics after
     them, then one evaluation step, all at relative error <= 1e-9."""
-    torch = pytest.importorskip("torch")
+    torch = torch_one_thread
     shape, steps = SHAPES[kind], 3
     batches = [rng.standard_normal(shape) * 3 + rng.standard_normal(shape[-1]) for _ in range(steps + 1)]
     layer = BatchNorm(momentum, epsilon)

@@ -25,8 +25,9 @@ def test_wordembedding_gradient_matches_finite_differences(backend, shape, rng):
 @pytest.mark.torch
 @pytest.mark.parametrize("as_floats", [True, False], ids=["float-ids", "int-ids"])
 @pytest.mark.parametrize("vocabulary, units, shape", [(5, 3, (4, 6)), (50, 8, (3, 7)), (1, 2, (2, 2))])
-def test_wordembedding_matches_pytorch(array_backend, vocabulary, units, shape, as_floats, rng, parity_log):
-    torch = pytest.importorskip("torch")
+def test_wordembedding_matches_pytorch(array_backend, vocabulary, units, shape, as_floats, rng, parity_log,
+                                      torch_one_thread):
+    torch = torch_one_thread
     ids = _ids(rng, shape, vocabulary)
     X = array_backend.asarray(ids.astype(np.float64) if as_floats else ids)  # the Embedding layer stores floats
     layer = WordEmbedding(vocabulary, units, initialization="normal").initialize(X, seed=3)
