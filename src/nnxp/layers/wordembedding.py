@@ -28,8 +28,8 @@ of each token are one contiguous segment, whose sum is a difference of prefix su
     dW[t] = C[end_t] - C[start_t]    start_t, end_t = searchsorted(sorted ids, t)
                                      (start_t = end_t, a zero row, if t never occurs)
 
-The difference of prefix sums costs a little precision (about 1e-6 relative in
-float32, 1e-14 in float64), far below the noise of a mini-batch gradient.
+The difference of prefix sums costs a little precision (at worst a few 1e-6 relative
+per row in float32, 1e-14 in float64), far below the noise of a mini-batch gradient.
 
 ``trainable=False`` freezes W (e.g. pretrained vectors): the model's optimizer skips
 the layer, and ``compute_gradients`` does no work.
