@@ -1,0 +1,128 @@
+"""BatchNorm: standardise each feature over the batch, then scale and shift it.
+
+Every axis but the last is a *row* axis: the last axis holds the n features (or the
+channels of an image), and each of them is normalised over the N values it takes in
+the batch::
+
+    X (m, n)           N = m
+    X (m, steps, n)    N = m * steps
+    X (m, h, w, c)     N = m * h * w       (per channel, n = c)
+
+Forward in training, per feature (means over the N rows)::
+
+    mu    = mean(X)                                   (n,)
+    var   = mean((X - mu)^2)                          (n,)   biased: divided by N
+    X_hat = (X - mu) / sqrt(var + epsilon)            like X
+    A     = gamma * X_hat + beta                      like X
+
+Running statistics, updated at every forward pass in training (the Keras convention)::
+
+    running_mean = momentum * running_mean + (1 - momentum) * mu
+    running_var  = momentum * running_var  + (1 - momentum) * var
+
+In evaluation (``layer.training`` False, which the model sets for evaluate and predict)
+mu and var are replaced by running_mean and running_var: a prediction then no longer
+depends on the other samples of its batch.
+
+Backward, given dA, with s = 1 / sqrt(var + epsilon)::
+
+    dbeta  = sum(dA)                                  (n,)
+    dgamma = sum(dA * X_hat)                          (n,)
+    dX     = gamma * s * (dA - (dbeta + X_hat * dgamma) / N)     training
+    dX     = gamma * s * dA                                      evaluation
+
+The training form is the chain rule through mu and var, which depend on every row:
+with dX_hat = gamma * dA, dX = s / N * (N * dX_hat - sum(dX_hat) - X_hat * sum(dX_hat * X_hat)),
+and the two sums are gamma * dbeta and gamma * dgamma.
+
+State: ``p["gamma"]`` (ones) and ``p["beta"]`` (zeros) are learned. ``p["running_mean"]``
+(zeros) and ``p["running_var"]`` (ones) live in ``p`` too, so that they are saved, loaded
+and moved with the model, but they have no entry in ``g``: the optimizer moves only
+parameters that have a gradient. They are the one exception to "a layer never changes
+its parameters": the layer itself updates them, once per training forward pass (as
+PyTorch and Keras do: two forward passes on the same batch are two updates). Note that
+``Model.initialize`` runs one dry training pass on the first batch, which counts.
+
+Conventions. ``momentum`` is the share of the old running value that is kept (Keras's
+meaning); ``torch.nn.BatchNorm1d/2d(n, momentum=1 - momentum, eps=epsilon)`` gives the
+same A and gradients. PyTorch (and the original paper) average the *unbiased* batch
+variance N / (N - 1) * var into running_var; nnxp, like Keras, averages the var that
+normalised the batch, which stays finite for a last batch of one sample. The defaults,
+momentum=0.9 and epsilon=1e-5, are PyTorch's: with Keras's 0.99 the running statistics
+still hold a third of their initial 0 and 1 after 110 steps, longer than a classroom
+run lasts: on digits (3 epochs, 4 learning rates x 3 seeds) its validation accuracy
+was 0.5 to 7 points lower than with 0.9 in all 12 runs.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .base import Layer, ShapeError
+
+
+class BatchNorm(Layer):
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, name=None, se_hPars=None):
+        super().__init__(name, se_hPars)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNorm: epsilon must be > 0, got {epsilon}")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def compute_shapes(self, X):
+        if X.ndim < 2:
+            raise ShapeError(f"{self.describe()} expects input of shape (m, ..., features), got {tuple(X.shape)}")
+        super().compute_shapes(X)
+        self.d["n"] = X.shape[-1]
+
+    def initialize_parameters(self):
+        n = self.d["n"]
+        for name, initializer in (("gamma", "ones"), ("beta", "zeros"), ("running_mean", "zeros"),
+                                  ("running_var", "ones")):
+            self.p[name] = self.new_parameter((n,), initializer, fan_in=n, fan_out=n)
+
+    def forward(self, X):
+        self._check_features(X)
+        xp = self.xp(X)
+        rows = tuple(range(X.ndim - 1))  # every axis but the features
+        mu = xp.mean(X, axis=rows) if self.training else self.p["running_mean"]
+        X_mu = X - mu
+        var = xp.mean(X_mu * X_mu, axis=rows) if self.training else self.p["running_var"]
+        if self.training:
+            self._update_running_statistics(mu, var)
+        self.fc["X"], self.fc["mu"], self.fc["var"] = X, mu, var
+        self.fc["X_hat"] = X_mu / xp.sqrt(var + self.epsilon)
+        self.fc["A"] = self.p["gamma"] * self.fc["X_hat"] + self.p["beta"]
+        return self.fc["A"]
+
+    def _update_running_statistics(self, mu, var):
+        keep = self.momentum
+        self.p["running_mean"] = keep * self.p["running_mean"] + (1 - keep) * mu
+        self.p["running_var"] = keep * self.p["running_var"] + (1 - keep) * var
+
+    def backward(self, dA):
+        """dX from dA; in the mode of the forward pass (``training`` must not change between)."""
+        xp = self.xp(dA)
+        rows = tuple(range(dA.ndim - 1))
+        X_hat = self.fc["X_hat"]
+        self.bc["dA"] = dA
+        # The two sums are the parameter gradients, and the training dX needs them too.
+        self.bc["dbeta"] = xp.sum(dA, axis=rows)
+        self.bc["dgamma"] = xp.sum(dA * X_hat, axis=rows)
+        scale = self.p["gamma"] / xp.sqrt(self.fc["var"] + self.epsilon)
+        if self.training:  # mu and var moved with X: remove their share of dA
+            N = math.prod(dA.shape[:-1])
+            dA = dA - (self.bc["dbeta"] + X_hat * self.bc["dgamma"]) / N
+        self.bc["dX"] = scale * dA
+        return self.bc["dX"]
+
+    def compute_gradients(self):
+        self.g["dgamma"], self.g["dbeta"] = self.bc["dgamma"], self.bc["dbeta"]
+
+    def _check_features(self, X):
+        """Any batch size, steps or image size will do; the features must match."""
+        n = self.d.get("n")
+        if X.ndim < 2 or (n is not None and X.shape[-1] != n):
+            raise ShapeError(f"{self.describe()} expects input of shape (m, ..., {n}), got {tuple(X.shape)}")
