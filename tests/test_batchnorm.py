@@ -236,3 +236,15 @@ def test_batchnorm_trains_digits_at_least_as_well(rng):
     assert best[True] >= best[False], best
     assert best[True] > 0.9, best
 
+
+
+def test_initialize_dry_pass_leaves_running_statistics_untouched(array_backend, rng):
+    """Model.initialize runs one forward pass on the first batch to record the shapes;
+    it must not count as a training step for BatchNorm's running statistics."""
+    X = rng.normal(5.0, 2.0, size=(40, 3))
+    model = nnxp.Model([Embedding(X, (X[:, 0] > 5).astype(int), batch_size=8), BatchNorm(), Dense(1, "sigmoid")])
+    model.initialize(loss="BCE", seed=0, verbose=False)
+    norm = model.layers[1]
+    np.testing.assert_array_equal(nnxp.to_numpy(norm.p["running_mean"]), np.zeros(3))
+    np.testing.assert_array_equal(nnxp.to_numpy(norm.p["running_var"]), np.ones(3))
+    assert norm.n_trainable == 6 and norm.n_parameters == 12

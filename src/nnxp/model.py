@@ -165,13 +165,14 @@ class Model:
             layer.bind(self.backend, np.random.default_rng(layer_seed))
             layer.training = True
         first = self.embedding.training_batches()[0]
-        A = first.X
+        A, drawn = first.X, []
         for layer in self.layers:
-            A = self._dry_forward(layer, A)
+            A = self._dry_forward(layer, A, drawn)
         self._check_output(A, first.Y)
         self.backward(*self.loss_gradient(A, first.Y))
-        for layer in self.layers:
+        for layer, parameters in zip(self.layers, drawn):
             layer.record_shapes()
+            layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats)
         self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
         self.history, self.epoch, self.initialized = History(), 0, True
         if verbose:
@@ -195,10 +196,13 @@ class Model:
                 layer.name = base if base not in taken else f"{base}_{index}"
                 taken.add(layer.name)
 
-    def _dry_forward(self, layer: Layer, A):
+    def _dry_forward(self, layer: Layer, A, drawn: list):
+        """Shapes, parameters and one forward pass of ``layer``; the freshly drawn
+        parameters are appended to ``drawn``."""
         try:
             layer.compute_shapes(A)
             layer.initialize_parameters()
+            drawn.append(dict(layer.p))
             return layer.forward(A)
         except ShapeError:
             raise
@@ -262,14 +266,14 @@ class Model:
 
     def _parameters(self):
         """(key, holder, name, gradient, learning rate) for every parameter the optimizer
-        moves: those of trainable layers that have a gradient (BatchNorm's running
-        statistics live in p too, but have none)."""
+        moves: those of trainable layers, less their buffers (BatchNorm's running
+        statistics live in p, to be saved, but are not learned)."""
         return [
             (f"{index}/{name}", layer.p, name, layer.g["d" + name], self._rates[index])
             for index, layer in enumerate(self.layers)
             if layer.trainable
             for name in layer.p
-            if "d" + name in layer.g
+            if name not in layer.buffers
         ]
 
     # ================================================================== training

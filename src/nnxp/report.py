@@ -27,7 +27,7 @@ def console():
 
 
 def _shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")" if shape else "-"
+    return str(tuple(shape)) if shape else "-"
 
 
 def print_shapes(model) -> None:
@@ -37,16 +37,18 @@ def print_shapes(model) -> None:
     table = Table(title=f"{model.name} on {model.backend}", title_style="bold")
     for column in ("#", "layer", "name", "input X", "output A", "parameters", "count", "activation"):
         table.add_column(column, justify="right" if column in ("#", "count") else "left")
-    total = 0
+    total = trainable = 0
     for index, layer in enumerate(model.layers):
         params = ", ".join(f"{k} {_shape(tuple(v.shape))}" for k, v in layer.p.items()) or "-"
         activation = getattr(layer, "activation", None)
         total += layer.n_parameters
+        trainable += layer.n_trainable
         table.add_row(str(index), type(layer).__name__, layer.name or "", _shape(layer.fs.get("X")),
                       _shape(layer.fs.get("A")), params, f"{layer.n_parameters:,}",
                       activation.name if activation is not None else "")
     schedule = ", ".join(f"{k}={v}" for k, v in model.se_hPars.items())
-    table.caption = (f"{total:,} parameters | loss {model.loss.name} | optimizer {model.optimizer.name} "
+    frozen = f" ({trainable:,} trainable)" if trainable != total else ""
+    table.caption = (f"{total:,} parameters{frozen} | loss {model.loss.name} | optimizer {model.optimizer.name} "
                      f"| {schedule} | seed {model.seed}")
     console().print(table)
 

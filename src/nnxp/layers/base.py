@@ -48,6 +48,7 @@ class Layer:
     name: that is all ``get_config`` needs to save and rebuild them."""
 
     trainable = True  # False: the optimizer leaves p alone (e.g. frozen word vectors)
+    buffers: tuple[str, ...] = ()  # entries of p that are state, not learned (no gradient)
 
     def __init__(self, name: str | None = None, se_hPars: dict | None = None):
         self.name = name
@@ -133,6 +134,13 @@ class Layer:
     @property
     def n_parameters(self) -> int:
         return int(sum(int(np.prod(v.shape)) for v in self.p.values()))
+
+    @property
+    def n_trainable(self) -> int:
+        """Numbers the optimizer moves: the parameters of a trainable layer, less its buffers."""
+        if not self.trainable:
+            return 0
+        return int(sum(int(np.prod(v.shape)) for k, v in self.p.items() if k not in self.buffers))
 
     def describe(self) -> str:
         kind = type(self).__name__

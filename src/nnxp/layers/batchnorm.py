@@ -37,11 +37,11 @@ and the two sums are gamma * dbeta and gamma * dgamma.
 
 State: ``p["gamma"]`` (ones) and ``p["beta"]`` (zeros) are learned. ``p["running_mean"]``
 (zeros) and ``p["running_var"]`` (ones) live in ``p`` too, so that they are saved, loaded
-and moved with the model, but they have no entry in ``g``: the optimizer moves only
-parameters that have a gradient. They are the one exception to "a layer never changes
-its parameters": the layer itself updates them, once per training forward pass (as
-PyTorch and Keras do: two forward passes on the same batch are two updates). Note that
-``Model.initialize`` runs one dry training pass on the first batch, which counts.
+and moved with the model, but they are the layer's ``buffers``: no entry in ``g``, and
+the optimizer skips them. They are the one exception to "a layer never changes its
+parameters": the layer itself updates them, once per training forward pass (as PyTorch
+and Keras do: two forward passes on the same batch are two updates). The dry pass of
+``Model.initialize`` leaves them as drawn.
 
 Conventions. ``momentum`` is the share of the old running value that is kept (Keras's
 meaning); ``torch.nn.BatchNorm1d/2d(n, momentum=1 - momentum, eps=epsilon)`` gives the
@@ -62,6 +62,8 @@ from .base import Layer, ShapeError
 
 
 class BatchNorm(Layer):
+    buffers = ("running_mean", "running_var")  # in p, saved with the model, never learned
+
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, name=None, se_hPars=None):
         super().__init__(name, se_hPars)
         if not 0 <= momentum <= 1:
