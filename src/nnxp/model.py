@@ -439,7 +439,11 @@ class Model:
         return write_model(self, path)
 
     def to(self, backend, dtype=None) -> "Model":
-        """Move the parameters, optimizer state and data to another backend (or dtype)."""
+        """Move the parameters, optimizer state and data to another backend (or dtype).
+
+        Given a backend name and no dtype, the model keeps its own dtype."""
+        if dtype is None and isinstance(backend, str) and self.backend is not None:
+            dtype = self.backend.dtype_name
         target = resolve(backend, dtype)
         for layer in self.layers:
             layer.p = {k: target.asarray(v) for k, v in layer.p.items()}
