@@ -87,11 +87,15 @@ class Embedding(Layer):
             Y = Y[:, None]  # one target per sample: a column
         return X.astype(np.float64), None if Y is None else Y.astype(np.float64)
 
+    def prepare(self, X_data, Y_data=None, where: str = "evaluate") -> tuple:
+        """New raw data prepared as the training data was: checked (lengths, NaN),
+        encoded with the saved vocabulary and classes, X scaled. Returns (X, Y)."""
+        X, Y = self._encode(*self._checked(X_data, Y_data, where))
+        return (self.scaler(X) if self.scaler is not None else X), Y
+
     def prepare_X(self, X_data) -> np.ndarray:
         """New raw inputs prepared as the training data was (encoded, scaled)."""
-        X, _ = self._checked(X_data, None, "predict")
-        X, _ = self._encode(X, None)
-        return self.scaler(X) if self.scaler is not None else X
+        return self.prepare(X_data, None, "predict")[0]
 
     # ------------------------------------------------------------------ on the backend
     def bind(self, backend, rng=None) -> None:
