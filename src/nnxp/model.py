@@ -324,14 +324,11 @@ class Model:
         """
         self._require("evaluate")
         if X is not None:
-            X = self.backend.asarray(self.embedding.prepare_X(X))
-            Y = self.backend.asarray(self._prepare_Y(Y))
-            return self._measure([Dataset("given", X, Y)], {"given": ""})
+            if Y is None:
+                raise DataError("evaluate(X, Y) needs the targets Y as well as X")
+            X, Y = self.embedding.prepare(X, Y, "evaluate")
+            return self._measure([Dataset("given", self.backend.asarray(X), self.backend.asarray(Y))], {"given": ""})
         return self._measure(self.embedding.datasets, report.SET_PREFIX)
-
-    def _prepare_Y(self, Y):
-        _, Y = self.embedding._encode(np.zeros((len(Y), 1)), np.asarray(Y))
-        return Y
 
     def _measure(self, datasets, prefixes) -> dict[str, float]:
         names, values = [], []
