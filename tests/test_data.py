@@ -98,20 +98,16 @@ def test_embedding_splits_and_batches(array_backend):
 
 
 def test_x_scale_uses_the_training_set_only(array_backend):
-    embedding = make_embedding(array_backend, X_scale=True, batch_size=None)
-    train_ids = np.array(sample_ids_raw(embedding.host_sets["dtrain"][0], embedding.scaler))
-    scaled_train = embedding.host_sets["dtrain"][0]
-    assert scaled_train.min() == 0 and scaled_train.max() == 1
-    lowest, highest = train_ids.min(), train_ids.max()
-    assert embedding.scaler == MinMaxScaler(0.0, float(highest))  # min 0 comes from the label column
-    val = embedding.host_sets["dval"][0]
-    np.testing.assert_allclose(val * highest, embedding.host_sets["dval"][0] * embedding.scaler.maximum)
-    assert lowest >= 0
-    np.testing.assert_allclose(to_numpy(embedding.dval.X), val)
-
-
-def sample_ids_raw(scaled, scaler):
-    return (scaled[:, 0] * (scaler.maximum - scaler.minimum) + scaler.minimum).round().astype(int).tolist()
+    raw = make_embedding(array_backend, batch_size=None)
+    scaled = make_embedding(array_backend, batch_size=None, X_scale=True)  # same seed: same split
+    train = raw.host_sets["dtrain"][0]
+    low, high = train.min(), train.max()
+    assert scaled.scaler == MinMaxScaler(float(low), float(high))
+    for name in ("dtrain", "dval", "dtest"):
+        np.testing.assert_allclose(scaled.host_sets[name][0], (raw.host_sets[name][0] - low) / (high - low))
+    np.testing.assert_allclose(to_numpy(scaled.dval.X), scaled.host_sets["dval"][0])
+    assert scaled.host_sets["dtrain"][0].max() == 1 and scaled.host_sets["dtrain"][0].min() == 0
+    assert max(scaled.host_sets["dval"][0].max(), scaled.host_sets["dtest"][0].max()) > 1  # not refitted
 
 
 def test_encoding_and_predict_prepare_new_data_the_same_way(array_backend, rng):
