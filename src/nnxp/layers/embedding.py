@@ -99,8 +99,13 @@ class Embedding(Layer):
 
     # ------------------------------------------------------------------ on the backend
     def bind(self, backend, rng=None) -> None:
-        """Copy each set onto the backend, once (a loaded model's Embedding has none)."""
+        """Copy each set onto the backend, once (a loaded model's Embedding has none).
+
+        A model that (re)initializes passes its seeded generator: the batch order then
+        starts over, from ``seed`` or, without one, from the model's seed."""
         super().bind(backend, rng)
+        if rng is not None:
+            self._batch_rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         for name, (X, Y) in self.host_sets.items():
             labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
             dataset = Dataset(name, backend.asarray(X), None if Y is None else backend.asarray(Y), labels)
