@@ -382,6 +382,9 @@ class Model:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         embedding = self.embedding
         if embedding is None:
+            if seed is None:  # the split must be as reproducible as the weights
+                seed = (self._compiled or {}).get("seed")
+                seed = _default_seed if seed is None else seed
             embedding = Embedding(batch_size=batch_size, seed=seed, shuffle=shuffle)
             self.layers.insert(0, embedding)
         embedding.batch_size, embedding.shuffle = batch_size, shuffle
