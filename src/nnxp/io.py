@@ -164,7 +164,8 @@ def _open(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaves its file open when the zip cannot be parsed.
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as error:
         raise ModelFileError(f"{path} is not a readable nnxp model file (truncated or damaged?): {error}") from None
