@@ -139,6 +139,15 @@ class Layer:
         return f"{kind} layer {self.name!r}" if self.name else f"{kind} layer"
 
     # ------------------------------------------------------------------ saving
+    def random_state(self) -> dict:
+        """Where this layer's random generators stand, as JSON-ready data. The model file
+        keeps it, so that training resumed from a file draws what it would have drawn."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def set_random_state(self, state: dict) -> None:
+        """Put the generators back where ``random_state`` found them."""
+        self.rng.bit_generator.state = state["rng"]
+
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-ready values (activations and
         initializers as their config dicts)."""

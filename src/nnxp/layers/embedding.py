@@ -137,6 +137,17 @@ class Embedding(Layer):
         self.bc["dA"] = self.bc["dX"] = dA
         return dA
 
+    def random_state(self) -> dict:
+        """The layer's generator and the batch-shuffling one: a resumed run deals the
+        batches of its next epoch as an unbroken run would."""
+        return {**super().random_state(), "batches": self._batch_rng.bit_generator.state}
+
+    def set_random_state(self, state: dict) -> None:
+        super().set_random_state(state)
+        if state.get("batches") is not None:
+            self._batch_rng = np.random.default_rng()
+            self._batch_rng.bit_generator.state = state["batches"]
+
     def get_config(self) -> dict:
         """The preparation settings and what was learnt from the data; never the data."""
         return {
