@@ -3,8 +3,8 @@
 The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding::
 
     __config__          the model as JSON (UTF-8 bytes): layers and their settings,
-                        shapes, random-generator states, loss, metrics, optimizer, hyperparameters, history,
-                        and a SHA-256 checksum of every array
+                        shapes, random-generator states, loss, metrics, optimizer,
+                        hyperparameters, history, and a SHA-256 checksum of every array
     __digest__          the SHA-256 of __config__ itself
     p/<layer>/<name>    each parameter, e.g. p/1/W
     opt/<key>/<slot>    each optimizer state array, e.g. opt/1/W/m
