@@ -129,8 +129,8 @@ def trained(model, epochs=2):
 def test_model_to_moves_parameters_state_and_data(rng):
     X, labels = blobs(rng, m=40)
     with use_backend("cpu", dtype="float64", kernels="reference"):
-        reference = trained(classifier(X, labels))
-        moved = trained(classifier(X, labels))
+        reference = trained(classifier(X, labels, extra_layers=[Dropout(0.2)]))
+        moved = trained(classifier(X, labels, extra_layers=[Dropout(0.2)]))
     moved.to("strict")  # the current backend is float32 now: the model keeps its float64
     assert moved.backend.name == "strict" and moved.backend.dtype_name == "float64"
     for layer in moved.layers:
