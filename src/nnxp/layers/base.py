@@ -175,7 +175,8 @@ def _jsonable(value):
 
 
 def _shape_str(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """(14,) and (m, 4) as Python writes them."""
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def pair(value, what: str, layer: str) -> tuple[int, int]:
