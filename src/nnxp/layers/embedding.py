@@ -125,11 +125,14 @@ class Embedding(Layer):
         if self.shuffle:
             xp = self.xp(X)
             order = self.backend.asarray(self._batch_rng.permutation(len(self.dtrain)))
-            X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
-        return [Dataset(f"batch {i}", X[s, ...], Y[s, ...]) for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
+            X = xp.take(X, order, axis=0)
+            Y = None if Y is None else xp.take(Y, order, axis=0)
+        return [Dataset(f"batch {i}", X[s, ...], None if Y is None else Y[s, ...])
+                for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
 
     # ------------------------------------------------------------------ as a layer
     def forward(self, X):
+        self.check_input(X)  # new data for predict must look like the training data
         self.fc["X"] = self.fc["A"] = X
         return X
 
