@@ -8,14 +8,18 @@ from nnxp.backend import to_numpy
 from nnxp.losses import LOSSES, get_loss
 from nnxp.metrics import confusion_counts, decisions, get_metric
 
-skm = pytest.importorskip("sklearn.metrics")
+
+@pytest.fixture
+def skm():
+    """scikit-learn's metrics (the tests that compare with it skip where it is absent)."""
+    return pytest.importorskip("sklearn.metrics")
 
 
 def value(metric, A, Y, backend):
     return float(to_numpy(get_metric(metric)(backend.asarray(A), backend.asarray(Y))))
 
 
-def specificity_by_hand(truth, predicted, classes):
+def specificity_by_hand(skm, truth, predicted, classes):
     """TN / (TN + FP) for each class from scikit-learn's confusion matrix (rows: truth)."""
     matrix = skm.confusion_matrix(truth, predicted, labels=list(range(classes)))
     scores = []
@@ -27,7 +31,7 @@ def specificity_by_hand(truth, predicted, classes):
 
 
 @pytest.mark.parametrize("trial", range(4))
-def test_multiclass_macro_metrics_match_sklearn(array_backend, rng, trial):
+def test_multiclass_macro_metrics_match_sklearn(array_backend, rng, trial, skm):
     m, classes = 80, 4
     A = rng.uniform(size=(m, classes))  # outputs; the decision is the argmax
     truth = rng.integers(classes, size=m)
@@ -42,14 +46,14 @@ def test_multiclass_macro_metrics_match_sklearn(array_backend, rng, trial):
         "precision": skm.precision_score(truth, predicted, average="macro", labels=labels, zero_division=0),
         "recall": skm.recall_score(truth, predicted, average="macro", labels=labels, zero_division=0),
         "fscore": skm.f1_score(truth, predicted, average="macro", labels=labels, zero_division=0),
-        "specificity": np.mean(specificity_by_hand(truth, predicted, classes)),
+        "specificity": np.mean(specificity_by_hand(skm, truth, predicted, classes)),
     }
     for name, reference in expected.items():
         assert value(name, A, Y, array_backend) == pytest.approx(reference, abs=1e-12), name
 
 
 @pytest.mark.parametrize("trial", range(3))
-def test_binary_metrics_match_sklearn(array_backend, rng, trial):
+def test_binary_metrics_match_sklearn(array_backend, rng, trial, skm):
     m = 50
     A = rng.uniform(size=(m, 1))  # one sigmoid unit: the decision is A >= 0.5
     truth = rng.integers(2, size=m)
@@ -62,13 +66,13 @@ def test_binary_metrics_match_sklearn(array_backend, rng, trial):
         "precision": skm.precision_score(truth, predicted, zero_division=0),
         "recall": skm.recall_score(truth, predicted, zero_division=0),
         "fscore": skm.f1_score(truth, predicted, zero_division=0),
-        "specificity": specificity_by_hand(truth, predicted, 2)[1],  # class 1 is the positive one
+        "specificity": specificity_by_hand(skm, truth, predicted, 2)[1],  # class 1 is the positive one
     }
     for name, reference in expected.items():
         assert value(name, A, Y, array_backend) == pytest.approx(reference, abs=1e-12), name
 
 
-def test_sequences_count_every_step_as_a_sample(array_backend, rng):
+def test_sequences_count_every_step_as_a_sample(array_backend, rng, skm):
     A = rng.uniform(size=(6, 5, 3))
     truth = rng.integers(3, size=(6, 5))
     Y = np.eye(3)[truth]
