@@ -147,3 +147,14 @@ def test_divergence_stops_training_naming_the_epoch_and_keeps_the_history(array_
     assert f"at epoch {stopped}: training stopped" in message and "learning rate" in message
     assert history.epochs == stopped and len(history["val_loss"]) == stopped  # every epoch so far is kept
     assert not np.isfinite(history["loss"][-1]) and all(np.isfinite(history["loss"][:-1]))
+
+
+def test_data_that_is_not_a_numeric_table(array_backend):
+    with pytest.raises(DataError, match="Embedding: X_data (cannot be made into an array|must be rectangular)"):
+        Embedding([[1.0, 2.0], [3.0]], [0, 1])
+    with pytest.raises(DataError, match="X_data holds <U1 values, not numbers; set X_encode=True"):
+        Embedding(np.array([["a", "b"], ["c", "d"]]), [0, 1])
+    with pytest.raises(DataError, match="Y_data holds <U3 values, not numbers; set Y_encode=True"):
+        Embedding(np.zeros((2, 2)), ["cat", "dog"])
+    with pytest.raises(DataError, match="X must hold at least one sample"):
+        Embedding(np.zeros((0, 3)), np.zeros(0))

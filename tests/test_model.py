@@ -179,3 +179,17 @@ def test_compile_seed_alone_makes_fit_reproducible(rng):
         return model.history.history
 
     assert run() == run()
+
+
+def test_set_seed_is_the_default_seed(rng):
+    X, labels = blobs(rng, m=20)
+    try:
+        nnxp.set_seed(21)
+        first = classifier(X, labels).initialize(loss="CCE", verbose=False)
+        second = classifier(X, labels).initialize(loss="CCE", verbose=False)
+        assert first.seed == 21
+        assert all(np.array_equal(v, parameters(second)[k]) for k, v in parameters(first).items())
+    finally:
+        nnxp.set_seed(None)
+    third = classifier(X, labels).initialize(loss="CCE", verbose=False)
+    assert not np.array_equal(parameters(third)["1/W"], parameters(first)["1/W"])
