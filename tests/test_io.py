@@ -196,3 +196,20 @@ def test_damaged_files_are_clear_errors(array_backend, data, tmp_path):
 def test_write_needs_an_initialized_model(tmp_path):
     with pytest.raises(NotInitialized, match="before write"):
         Model([Dense(2)]).write(tmp_path / "x.npz")
+
+
+def test_every_registered_layer_round_trips(array_backend, rng, tmp_path):
+    from nnxp.layers import LAYERS, Flatten, Template
+
+    X = rng.standard_normal((30, 4, 3))
+    y = rng.integers(2, size=30).astype(float)
+    model = Model([Embedding(X, y, batch_size=10, seed=0), Template(name="pass"), Dropout(0.2, axis=(1,)),
+                   Dense(3, {"name": "lrelu", "alpha": 0.2}, initialization={"name": "normal", "std": 0.3}),
+                   Flatten(), Dense(1, "sigmoid", use_bias=False)])
+    assert {type(layer).__name__ for layer in model.layers} == set(LAYERS)
+    model.initialize(loss="BCE", optimizer="rmsprop", seed=1, verbose=False)
+    model.train(epochs=1, verbose=0)
+    loaded = read_model(model.write(tmp_path / "all.npz"))
+    assert [layer.get_config() for layer in loaded.layers] == [layer.get_config() for layer in model.layers]
+    assert loaded.layers[2].axis == (1,) and loaded.layers[3].activation.alpha == 0.2
+    np.testing.assert_array_equal(loaded.predict(X).probabilities, model.predict(X).probabilities)
