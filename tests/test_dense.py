@@ -18,3 +18,36 @@ def test_dense_gradients_every_activation(backend, activation, rng):
 def test_dense_on_sequences_shares_weights_across_steps(backend, use_bias, rng):
     X = rng.standard_normal((3, 4, 5))  # (samples, steps, features)
     check_layer_gradients(Dense(2, activation="tanh", use_bias=use_bias), X)
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "sigmoid", "tanh", "softmax"])
+def test_dense_matches_pytorch_linear(array_backend, activation, rng, parity_log):
+    """Forward A and backward dX, dW, db against torch.nn.Linear + the activation, float64.
+    (torch keeps the weight as (units, inputs): nnxp's W is its transpose.)"""
+    torch = pytest.importorskip("torch")
+    from nnxp.backend import to_numpy
+
+    X = rng.standard_normal((6, 5))
+    dA = rng.standard_normal((6, 4))
+    layer = Dense(4, activation=activation)
+    layer.initialize(array_backend.asarray(X), seed=1)
+    layer.p["b"] = array_backend.asarray(rng.standard_normal(4))  # a non-zero bias
+    A = layer.forward(array_backend.asarray(X))
+    dX = layer.backward(array_backend.asarray(dA))
+    layer.compute_gradients()
+
+    linear = torch.nn.Linear(5, 4, dtype=torch.float64)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor(to_numpy(layer.p["W"]).T))
+        linear.bias.copy_(torch.tensor(to_numpy(layer.p["b"])))
+    function = {"identity": lambda z: z, "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+                "softmax": lambda z: torch.softmax(z, dim=-1)}[activation]
+    X_torch = torch.tensor(X, requires_grad=True)
+    A_torch = function(linear(X_torch))
+    (A_torch * torch.tensor(dA)).sum().backward()
+
+    np.testing.assert_allclose(to_numpy(A), A_torch.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(to_numpy(dX), X_torch.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(to_numpy(layer.g["dW"]), linear.weight.grad.numpy().T, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(to_numpy(layer.g["db"]), linear.bias.grad.numpy(), rtol=1e-12, atol=1e-15)
+    parity_log.add("dense")

@@ -210,7 +210,7 @@ class Softsign(Activation):
 
     def backward(self, dA, Z, A):
         denominator = 1 + array_namespace(Z).abs(Z)
-        return dA / (denominator * denominator)
+        return dA / denominator / denominator  # not / denominator**2: that overflows in float32
 
 
 class Elliot(Activation):
@@ -233,7 +233,7 @@ class Elliot(Activation):
 
     def backward(self, dA, Z, A):
         denominator = 1 + array_namespace(Z).abs(self.steepness * Z)
-        return dA * (0.5 * self.steepness) / (denominator * denominator)
+        return dA * (0.5 * self.steepness) / denominator / denominator  # no overflowing square
 
 
 class SymmetricElliot(Activation):
@@ -256,7 +256,7 @@ class SymmetricElliot(Activation):
 
     def backward(self, dA, Z, A):
         denominator = 1 + array_namespace(Z).abs(self.steepness * Z)
-        return dA * self.steepness / (denominator * denominator)
+        return dA * self.steepness / denominator / denominator  # no overflowing square
 
 
 ACTIVATIONS = {

@@ -193,6 +193,17 @@ class RandomStream:
         else:
             self._generator = np.random.default_rng(seed)
 
+    @property
+    def state(self):
+        """Where the stream stands, as JSON-ready data, so that a saved model resumes it;
+        None on the GPU (CuPy's generator state cannot be read out)."""
+        return None if self.backend.name == "gpu" else self._generator.bit_generator.state
+
+    @state.setter
+    def state(self, value) -> None:
+        if value is not None and self.backend.name != "gpu":
+            self._generator.bit_generator.state = value
+
     def uniform(self, shape, dtype=None):
         dtype_name = self.backend.dtype_name if dtype is None else _dtype_name(dtype)
         draw = self._generator.random(tuple(shape), dtype=dtype_name)

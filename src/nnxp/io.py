@@ -3,8 +3,8 @@
 The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding::
 
     __config__          the model as JSON (UTF-8 bytes): layers and their settings,
-                        shapes, loss, metrics, optimizer, hyperparameters, history,
-                        and a SHA-256 checksum of every array
+                        shapes, random-generator states, loss, metrics, optimizer,
+                        hyperparameters, history, and a SHA-256 checksum of every array
     __digest__          the SHA-256 of __config__ itself
     p/<layer>/<name>    each parameter, e.g. p/1/W
     opt/<key>/<slot>    each optimizer state array, e.g. opt/1/W/m
@@ -91,7 +91,7 @@ def write_model(model, path) -> str:
 
 def _layer_entry(layer) -> dict:
     shapes = {"d": layer.d, "fs": {k: list(v) for k, v in layer.fs.items()},
-              "bs": {k: list(v) for k, v in layer.bs.items()}}
+              "bs": {k: list(v) for k, v in layer.bs.items()}, "random": layer.random_state()}
     return {"class": type(layer).__name__, "config": layer.get_config(), "state": _plain(shapes)}
 
 
@@ -153,8 +153,11 @@ def read_model(path, backend=None, dtype=None):
     model.se_hPars, model.seed, model.epoch = config["se_hPars"], config["seed"], config["epoch"]
     model.history = History(config["history"])
     model.backend, model.initialized = target, True
-    for layer, seed in zip(model.layers, np.random.SeedSequence(model.seed).spawn(len(model.layers))):
+    for layer, seed, entry in zip(model.layers, np.random.SeedSequence(model.seed).spawn(len(model.layers)),
+                                  config["layers"]):
         layer.backend, layer.rng = target, np.random.default_rng(seed)
+        if entry["state"].get("random") is not None:  # where the batch order and masks stood
+            layer.set_random_state(entry["state"]["random"])
     return model
 
 
@@ -164,7 +167,8 @@ def _open(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle: np.load leaves its file open when the zip cannot be parsed.
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as error:
         raise ModelFileError(f"{path} is not a readable nnxp model file (truncated or damaged?): {error}") from None

@@ -328,14 +328,11 @@ class Model:
         """
         self._require("evaluate")
         if X is not None:
-            X = self.backend.asarray(self.embedding.prepare_X(X))
-            Y = self.backend.asarray(self._prepare_Y(Y))
-            return self._measure([Dataset("given", X, Y)], {"given": ""})
+            if Y is None:
+                raise DataError("evaluate(X, Y) needs the targets Y as well as X")
+            X, Y = self.embedding.prepare(X, Y, "evaluate")
+            return self._measure([Dataset("given", self.backend.asarray(X), self.backend.asarray(Y))], {"given": ""})
         return self._measure(self.embedding.datasets, report.SET_PREFIX)
-
-    def _prepare_Y(self, Y):
-        _, Y = self.embedding._encode(np.zeros((len(Y), 1)), np.asarray(Y))
-        return Y
 
     def _measure(self, datasets, prefixes) -> dict[str, float]:
         names, values = [], []
@@ -389,6 +386,9 @@ class Model:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         embedding = self.embedding
         if embedding is None:
+            if seed is None:  # the split must be as reproducible as the weights
+                seed = (self._compiled or {}).get("seed")
+                seed = _default_seed if seed is None else seed
             embedding = Embedding(batch_size=batch_size, seed=seed, shuffle=shuffle)
             self.layers.insert(0, embedding)
         embedding.batch_size, embedding.shuffle = batch_size, shuffle
@@ -443,7 +443,11 @@ class Model:
         return write_model(self, path)
 
     def to(self, backend, dtype=None) -> "Model":
-        """Move the parameters, optimizer state and data to another backend (or dtype)."""
+        """Move the parameters, optimizer state and data to another backend (or dtype).
+
+        Given a backend name and no dtype, the model keeps its own dtype."""
+        if dtype is None and isinstance(backend, str) and self.backend is not None:
+            dtype = self.backend.dtype_name
         target = resolve(backend, dtype)
         for layer in self.layers:
             layer.p = {k: target.asarray(v) for k, v in layer.p.items()}

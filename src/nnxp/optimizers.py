@@ -18,11 +18,14 @@ parameter (zeros at first)::
                theta -= lr / (1 - b1^t) m / u
 
 These are the update rules of ``torch.optim`` (the tests check 5 steps against it).
-Before the update, and for every optimizer::
+Before the update, and for every optimizer, in this order::
 
-    weight_decay   g += weight_decay * theta        (L2 regularisation)
     clip_value     g = clip(g, -clip_value, clip_value)
     clip_norm      g *= min(1, clip_norm / ||all gradients||)   (one norm for the model)
+    weight_decay   g += weight_decay * theta        (L2 regularisation)
+
+Clipping tames the gradient of the *loss*; the decay term is added after it, as
+``torch.nn.utils.clip_grad_*_`` followed by ``torch.optim``'s ``weight_decay`` do.
 
 The learning rate comes from the layer's schedule each epoch (see ``schedules``), so
 the optimizer's own ``learning_rate`` is only the default for the model's se_hPars.
@@ -53,21 +56,18 @@ class Optimizer:
         ``holder[name]`` (a layer's ``p`` dict), ``key`` names its state.
         """
         self.t += 1
-        grads = [self._regularise(holder[name], grad) for _, holder, name, grad, _ in parameters]
+        grads = [grad for *_, grad, _ in parameters]
+        if self.clip_value is not None:
+            grads = [array_namespace(g).clip(g, -self.clip_value, self.clip_value) for g in grads]
         if self.clip_norm is not None:
             grads = clip_by_global_norm(grads, self.clip_norm)
+        if self.weight_decay:
+            grads = [g + self.weight_decay * holder[name] for (_, holder, name, _, _), g in zip(parameters, grads)]
         for (key, holder, name, _, lr), grad in zip(parameters, grads):
             if key not in self.state:
                 xp = array_namespace(grad)
                 self.state[key] = {slot: xp.zeros_like(grad) for slot in self.slots}
             holder[name] = self.update(holder[name], grad, self.state[key], lr)
-
-    def _regularise(self, theta, grad):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * theta
-        if self.clip_value is not None:
-            grad = array_namespace(grad).clip(grad, -self.clip_value, self.clip_value)
-        return grad
 
     def update(self, theta, g, state: dict, lr: float):
         """The new value of one parameter; ``state`` is updated in place."""

@@ -147,6 +147,15 @@ class Layer:
         return f"{kind} layer {self.name!r}" if self.name else f"{kind} layer"
 
     # ------------------------------------------------------------------ saving
+    def random_state(self) -> dict:
+        """Where this layer's random generators stand, as JSON-ready data. The model file
+        keeps it, so that training resumed from a file draws what it would have drawn."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def set_random_state(self, state: dict) -> None:
+        """Put the generators back where ``random_state`` found them."""
+        self.rng.bit_generator.state = state["rng"]
+
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-ready values (activations and
         initializers as their config dicts)."""
@@ -174,7 +183,8 @@ def _jsonable(value):
 
 
 def _shape_str(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """(14,) and (m, 4) as Python writes them."""
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def pair(value, what: str, layer: str) -> tuple[int, int]:

@@ -22,7 +22,8 @@ Gradients, summing over every row (each sample, and each step)::
 from __future__ import annotations
 
 from ..activations import get_activation
-from .base import Layer
+from ..initializers import get_initializer
+from .base import Layer, ShapeError, _shape_str
 
 
 class Dense(Layer):
@@ -35,10 +36,14 @@ class Dense(Layer):
             raise ValueError(f"Dense: units must be >= 1, got {units}")
         self.units = int(units)
         self.activation = get_activation(activation)
+        get_initializer(initialization)  # an unknown name fails here, not at initialize
         self.initialization = initialization
         self.use_bias = use_bias
 
     def compute_shapes(self, X):
+        if X.ndim < 2:
+            raise ShapeError(f"{self.describe()} expects input of shape (m, n) or (m, ..., n), one row per sample, "
+                             f"got {_shape_str(X.shape)}")
         super().compute_shapes(X)
         self.d["n"], self.d["u"] = X.shape[-1], self.units
 

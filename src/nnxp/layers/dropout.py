@@ -27,13 +27,29 @@ class Dropout(Layer):
         self.random = None  # the masks' random stream on the backend, made at first use
 
     def bind(self, backend, rng=None):
+        # Moved to another backend (no new generator): the masks go on where they were.
+        state = self.random.state if rng is None and self.random is not None else None
         super().bind(backend, rng)
         self.random = None  # the next mask is drawn on the new backend
+        self._resume_stream(state)
 
     def _mask_stream(self):
         if self.random is None:  # seeded from the layer's generator: reproducible
             self.random = self.active_backend().random(int(self.rng.integers(2**31)))
         return self.random
+
+    def _resume_stream(self, state) -> None:
+        if state is not None and self.active_backend().name != "gpu":
+            self.random = self.active_backend().random(None)
+            self.random.state = state
+
+    def random_state(self) -> dict:
+        return {**super().random_state(), "masks": None if self.random is None else self.random.state}
+
+    def set_random_state(self, state: dict) -> None:
+        super().set_random_state(state)
+        self.random = None
+        self._resume_stream(state.get("masks"))
 
     def forward(self, X):
         self.fc["X"] = X

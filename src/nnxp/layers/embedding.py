@@ -87,16 +87,25 @@ class Embedding(Layer):
             Y = Y[:, None]  # one target per sample: a column
         return X.astype(np.float64), None if Y is None else Y.astype(np.float64)
 
+    def prepare(self, X_data, Y_data=None, where: str = "evaluate") -> tuple:
+        """New raw data prepared as the training data was: checked (lengths, NaN),
+        encoded with the saved vocabulary and classes, X scaled. Returns (X, Y)."""
+        X, Y = self._encode(*self._checked(X_data, Y_data, where))
+        return (self.scaler(X) if self.scaler is not None else X), Y
+
     def prepare_X(self, X_data) -> np.ndarray:
         """New raw inputs prepared as the training data was (encoded, scaled)."""
-        X, _ = self._checked(X_data, None, "predict")
-        X, _ = self._encode(X, None)
-        return self.scaler(X) if self.scaler is not None else X
+        return self.prepare(X_data, None, "predict")[0]
 
     # ------------------------------------------------------------------ on the backend
     def bind(self, backend, rng=None) -> None:
-        """Copy each set onto the backend, once (a loaded model's Embedding has none)."""
+        """Copy each set onto the backend, once (a loaded model's Embedding has none).
+
+        A model that (re)initializes passes its seeded generator: the batch order then
+        starts over, from ``seed`` or, without one, from the model's seed."""
         super().bind(backend, rng)
+        if rng is not None:
+            self._batch_rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         for name, (X, Y) in self.host_sets.items():
             labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
             dataset = Dataset(name, backend.asarray(X), None if Y is None else backend.asarray(Y), labels)
@@ -116,17 +125,31 @@ class Embedding(Layer):
         if self.shuffle:
             xp = self.xp(X)
             order = self.backend.asarray(self._batch_rng.permutation(len(self.dtrain)))
-            X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
-        return [Dataset(f"batch {i}", X[s, ...], Y[s, ...]) for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
+            X = xp.take(X, order, axis=0)
+            Y = None if Y is None else xp.take(Y, order, axis=0)
+        return [Dataset(f"batch {i}", X[s, ...], None if Y is None else Y[s, ...])
+                for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
 
     # ------------------------------------------------------------------ as a layer
     def forward(self, X):
+        self.check_input(X)  # new data for predict must look like the training data
         self.fc["X"] = self.fc["A"] = X
         return X
 
     def backward(self, dA):
         self.bc["dA"] = self.bc["dX"] = dA
         return dA
+
+    def random_state(self) -> dict:
+        """The layer's generator and the batch-shuffling one: a resumed run deals the
+        batches of its next epoch as an unbroken run would."""
+        return {**super().random_state(), "batches": self._batch_rng.bit_generator.state}
+
+    def set_random_state(self, state: dict) -> None:
+        super().set_random_state(state)
+        if state.get("batches") is not None:
+            self._batch_rng = np.random.default_rng()
+            self._batch_rng.bit_generator.state = state["batches"]
 
     def get_config(self) -> dict:
         """The preparation settings and what was learnt from the data; never the data."""
