@@ -193,3 +193,18 @@ def test_set_seed_is_the_default_seed(rng):
         nnxp.set_seed(None)
     third = classifier(X, labels).initialize(loss="CCE", verbose=False)
     assert not np.array_equal(parameters(third)["1/W"], parameters(first)["1/W"])
+
+
+def test_model_seed_makes_a_seedless_embedding_reproducible(array_backend):
+    """Embedding(X, Y) without its own seed splits and shuffles with the model's seed."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    Y = (X[:, 0] > 0).astype(int)
+    runs = []
+    for _ in range(2):
+        model = nnxp.Model([Embedding(X, Y, batch_size=8), Dense(1, "sigmoid")])
+        model.initialize(loss="BCE", seed=7, verbose=False)
+        model.train(epochs=2, verbose=0)
+        runs.append((nnxp.to_numpy(model.embedding.dval.X), model.history["val_loss"]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1]

@@ -206,8 +206,9 @@ class Model:
             return layer.forward(A)
         except ShapeError:
             raise
-        except Exception as error:
-            raise ShapeError(f"{layer.describe()} failed on input of shape {tuple(A.shape)}: {error}") from error
+        except (ValueError, TypeError, IndexError) as error:  # e.g. a matmul of mismatched shapes
+            hint = " (add a Flatten layer before it?)" if A.ndim > 2 and getattr(layer, "units", None) else ""
+            raise ShapeError(f"{layer.describe()} failed on input of shape {tuple(A.shape)}{hint}: {error}") from error
 
     def _check_output(self, A, Y) -> None:
         output = self.network[-1]

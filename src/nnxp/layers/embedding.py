@@ -7,6 +7,8 @@ It is the first layer of every model. Given the raw data it:
    distinct token) and Y (``Y_encode``: labels -> one column per distinct label);
 3. shuffles it with ``seed`` and splits it into training, validation and test sets in
    the ratios of ``relative_size`` (EpyNN's (2, 1, 0): 2/3 train, 1/3 validation);
+   without a seed of its own it takes the model's at ``initialize``, so that one seed
+   makes the whole run reproducible;
 4. scales X to [0, 1] (``X_scale``) with the min and max of the training set;
 5. once a model binds it to a backend, copies each set there *once* (``dtrain``,
    ``dval``, ``dtest``) and, each epoch, deals the training set out in shuffled
@@ -40,6 +42,7 @@ class Embedding(Layer):
         self.classes = None  # the labels of Y, when Y_encode
         self.scaler = None  # MinMaxScaler, when X_scale
         self.host_sets: dict[str, tuple] = {}  # set name -> (X, Y) NumPy arrays
+        self._prepared = None  # (X, Y, validation or None): encoded, before the split
         self.dtrain = self.dval = self.dtest = None
         self._batch_rng = np.random.default_rng(seed)
         if X_data is not None:
@@ -50,18 +53,25 @@ class Embedding(Layer):
         """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set)."""
         X, Y = self._encode(*self._checked(X_data, Y_data, "Embedding"))
         if validation is not None:
-            Xv, Yv = self._encode(*self._checked(*validation, "validation data"))
-            parts = {"dtrain": (X, Y), "dval": (Xv, Yv), "dtest": (X[:0], None if Y is None else Y[:0])}
+            validation = self._encode(*self._checked(*validation, "validation data"))
+        self._prepared = (X, Y, validation)
+        self._split(np.random.default_rng(self.seed))
+        if self.backend is not None:  # already part of a model: move the new data over now
+            self.bind(self.backend)
+
+    def _split(self, rng: np.random.Generator) -> None:
+        """Cut the prepared data into the three sets; fit the scaler on the training set."""
+        X, Y, validation = self._prepared
+        if validation is not None:
+            parts = {"dtrain": (X, Y), "dval": validation, "dtest": (X[:0], None if Y is None else Y[:0])}
         else:
-            indices = split_indices(len(X), self.relative_size, np.random.default_rng(self.seed))
+            indices = split_indices(len(X), self.relative_size, rng)
             parts = {name: (X[i], None if Y is None else Y[i]) for name, i in zip(SET_NAMES, indices)}
         if self.X_scale:
             self.scaler = MinMaxScaler.fit(parts["dtrain"][0])
             parts = {name: (self.scaler(x), y) for name, (x, y) in parts.items()}
         self.host_sets = parts
         self.dtrain = self.dval = self.dtest = None
-        if self.backend is not None:  # already part of a model: move the new data over now
-            self.bind(self.backend)
 
     @staticmethod
     def _checked(X_data, Y_data, where):
@@ -105,6 +115,8 @@ class Embedding(Layer):
         starts over, from ``seed`` or, without one, from the model's seed."""
         super().bind(backend, rng)
         if rng is not None:
+            if self.seed is None and self._prepared is not None:
+                self._split(rng)  # an Embedding without a seed takes the model's: reproducible
             self._batch_rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         for name, (X, Y) in self.host_sets.items():
             labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
