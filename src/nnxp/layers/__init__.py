@@ -1,12 +1,14 @@
 """The layers of nnxp, one file each; ``base.py`` explains the contract they share."""
 
 from .base import Layer, ShapeError
+from .convolution import Convolution
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .flatten import Flatten
+from .pooling import Pooling
 from .template import Template
 
-LAYERS = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, Flatten, Template)}
+LAYERS = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, Flatten, Template, Convolution, Pooling)}
 
 __all__ = ["Layer", "ShapeError", "LAYERS", *LAYERS]
