@@ -2,13 +2,18 @@
 
 from .base import Layer, ShapeError
 from .batchnorm import BatchNorm
+from .convolution import Convolution
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .flatten import Flatten
+from .pooling import Pooling
 from .template import Template
 from .wordembedding import WordEmbedding
 
-LAYERS = {cls.__name__: cls for cls in (Embedding, Dense, Dropout, Flatten, Template, BatchNorm, WordEmbedding)}
+LAYERS = {
+    cls.__name__: cls
+    for cls in (Embedding, Dense, Dropout, Flatten, Template, BatchNorm, WordEmbedding, Convolution, Pooling)
+}
 
 __all__ = ["Layer", "ShapeError", "LAYERS", *LAYERS]

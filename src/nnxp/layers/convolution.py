@@ -1,0 +1,122 @@
+"""Convolution: filters that slide over images and learn local patterns.
+
+Shapes: X (m, H, W, C) -> A (m, oh, ow, F), with F = ``filters``,
+W (kh, kw, C, F) and b (F,). Padding adds zeros around each image; then
+
+    oh = (H + top + bottom - kh) // sh + 1        (and likewise ow)
+
+``padding`` is "valid" (none), "same" (oh = ceil(H / sh); the padding is split in two,
+the odd pixel at the bottom/right, as in TensorFlow), an int, a (height, width) pair or
+((top, bottom), (left, right)).
+
+Forward::
+
+    Z[n, y, x, f] = b[f] + sum_{i, j, c} Xp[n, sh*y + i, sw*x + j, c] * W[i, j, c, f]
+    A = f(Z)
+
+Backward, given dA = dL/dA::
+
+    dZ = dA * f'(Z)          (or the fused dZ that softmax + CCE hands over)
+    dX[n, r, s, c] = sum over the (y, x, i, j) with sh*y + i = r, sw*x + j = s
+                     (in the padded image) of dZ[n, y, x, f] * W[i, j, c, f]
+
+Gradients::
+
+    dW[i, j, c, f] = sum_{n, y, x} Xp[n, sh*y + i, sw*x + j, c] * dZ[n, y, x, f]
+    db[f]          = sum_{n, y, x} dZ[n, y, x, f]
+
+The sums run in ``nnxp.ops.conv`` (im2col + one matrix product; compiled kernels when
+the backend has them), which returns dX, dW and db together since they share work:
+``backward`` keeps dW and db in ``bc`` and ``compute_gradients`` hands them to ``g``.
+"""
+
+from __future__ import annotations
+
+from ..activations import get_activation
+from ..ops.conv import conv2d_backward, conv2d_forward
+from ..ops.windows import normalize_padding, output_size, resolve_padding
+from .base import Layer, ShapeError, pair
+
+
+class Convolution(Layer):
+    accepts_dZ = True  # backward(dA, dZ=...) takes the fused output gradient
+
+    def __init__(self, filters: int = 1, filter_size=3, strides=1, padding="valid", activation="relu",
+                 initialization="he_uniform", use_bias: bool = True, name=None, se_hPars=None):
+        super().__init__(name, se_hPars)
+        if int(filters) < 1:
+            raise ValueError(f"Convolution: filters must be >= 1, got {filters}")
+        self.filters = int(filters)
+        self.filter_size = pair(filter_size, "filter_size", "Convolution")
+        self.strides = pair(strides, "strides", "Convolution")
+        if min(self.filter_size) < 1 or min(self.strides) < 1:
+            raise ValueError(f"Convolution: filter_size and strides must be >= 1, "
+                             f"got {self.filter_size} and {self.strides}")
+        self.padding = normalize_padding(padding, "Convolution")
+        self.activation = get_activation(activation)
+        self.initialization = initialization
+        self.use_bias = bool(use_bias)
+
+    def compute_shapes(self, X):
+        check_images(self, X, None)
+        super().compute_shapes(X)
+        (kh, kw), (H, W) = self.filter_size, X.shape[1:3]
+        self.d.update(h=H, w=W, c=X.shape[3], f=self.filters, kh=kh, kw=kw)
+        self.d["padding"] = self.padding_for(X)
+        self.d["oh"], self.d["ow"] = output_size((H, W), self.filter_size, self.strides, self.d["padding"])
+
+    def initialize_parameters(self):
+        kh, kw, C, F = self.d["kh"], self.d["kw"], self.d["c"], self.d["f"]
+        self.p["W"] = self.new_parameter((kh, kw, C, F), self.initialization, fan_in=kh * kw * C, fan_out=kh * kw * F)
+        if self.use_bias:
+            self.p["b"] = self.new_parameter((F,), "zeros", fan_in=kh * kw * C, fan_out=kh * kw * F)
+
+    def padding_for(self, X):
+        """((top, bottom), (left, right)) for images of X's size (it depends on it for 'same')."""
+        padding = resolve_padding(self.padding, tuple(X.shape[1:3]), self.filter_size, self.strides)
+        check_window_fits(self, X, self.filter_size, padding, "filter")
+        return padding
+
+    def forward(self, X):
+        check_images(self, X, self.d.get("c"))
+        self.fc["X"] = X
+        self.fc["Z"] = conv2d_forward(X, self.p["W"], self.p.get("b"), self.strides, self.padding_for(X),
+                                      kernels=self.kernels)
+        self.fc["A"] = self.activation(self.fc["Z"])
+        return self.fc["A"]
+
+    def backward(self, dA, dZ=None):
+        """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
+        self.bc["dA"] = dA
+        if dZ is None:
+            dZ = self.activation.backward(dA, self.fc["Z"], self.fc["A"])
+        self.bc["dZ"] = dZ
+        X = self.fc["X"]
+        self.bc["dX"], self.bc["dW"], self.bc["db"] = conv2d_backward(
+            dZ, X, self.p["W"], self.strides, self.padding_for(X), kernels=self.kernels)
+        return self.bc["dX"]
+
+    def compute_gradients(self):
+        self.g["dW"] = self.bc["dW"]
+        if self.use_bias:
+            self.g["db"] = self.bc["db"]
+
+
+# --------------------------------------------------------------------------- checks (shared with Pooling)
+def check_images(layer: Layer, X, channels: int | None) -> None:
+    """A ShapeError unless X is a batch of images (m, H, W, C) with the expected channels."""
+    if X.ndim != 4:
+        raise ShapeError(f"{layer.describe()} expects images of shape (m, height, width, channels), "
+                         f"got an array of shape {tuple(X.shape)}")
+    if channels is not None and X.shape[3] != channels:
+        raise ShapeError(f"{layer.describe()} was initialized for {channels} channels, "
+                         f"expects (m, height, width, {channels}), got {tuple(X.shape)}")
+
+
+def check_window_fits(layer: Layer, X, window, padding, what: str) -> None:
+    """A ShapeError if the window is larger than the padded image."""
+    padded = tuple(size + sum(pad) for size, pad in zip(X.shape[1:3], padding))
+    if window[0] > padded[0] or window[1] > padded[1]:
+        raise ShapeError(f"{layer.describe()}: the {what} {tuple(window)} is larger than the padded image "
+                         f"{padded} (input {tuple(X.shape)}, padding {padding}); expected a {what} "
+                         f"of at most {padded}")

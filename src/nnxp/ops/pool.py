@@ -1,0 +1,67 @@
+"""2-D pooling (max, min, mean), forward and backward.
+
+Shapes: X (m, H, W, C) -> A (m, oh, ow, C); each channel is pooled on its own.
+``pool_size`` (ph, pw) and ``strides`` (sh, sw) are pairs (windows overlap when a stride
+is smaller than the pool); ``padding`` is ((top, bottom), (left, right)) in pixels.
+Xp is X padded with a value no window can pick: -inf for max, +inf for min, and 0 for
+mean, where the padded zeros *count* in the average (PyTorch's count_include_pad=True):
+
+    A[n, y, x, c] = max / min / mean over i < ph, j < pw of Xp[n, sh*y + i, sw*x + j, c]
+
+Backward, given dA = dL/dA::
+
+    mean:       every pixel of a window receives dA / (ph * pw)
+    max, min:   the gradient goes to ONE pixel of each window: the first, in row-major
+                order, whose value equals the window's extreme (PyTorch's rule for max);
+                tied pixels after it receive nothing from that window
+
+and each pixel sums what it receives from every window that covers it (col2im).
+
+Each function hands its arguments unchanged to the compiled kernel of the same name
+when ``kernels`` asks for one (see ``nnxp.ops``); what follows is the reference.
+"""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace
+
+from . import fast_kernels
+from .windows import col2im, crop_images, im2col, pad_images
+
+MODES = ("max", "mean", "min")
+_PAD_VALUE = {"max": -float("inf"), "min": float("inf"), "mean": 0.0}
+
+
+def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
+    """A (m, oh, ow, C): the max, min or mean of each window of X (m, H, W, C)."""
+    module = fast_kernels(kernels, X)
+    if module is not None:
+        return module.pool2d_forward(X, pool_size, strides, padding, mode)
+    xp = array_namespace(X)
+    windows = im2col(pad_images(X, padding, _PAD_VALUE[mode]), pool_size, strides)  # (m, oh, ow, ph*pw, C)
+    if mode == "max":
+        return xp.max(windows, axis=3)
+    if mode == "min":
+        return xp.min(windows, axis=3)
+    return xp.mean(windows, axis=3)
+
+
+def pool2d_backward(dA, X, A, pool_size, strides, padding, mode: str, kernels: str = "reference"):
+    """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X and A."""
+    module = fast_kernels(kernels, X)
+    if module is not None:
+        return module.pool2d_backward(dA, X, A, pool_size, strides, padding, mode)
+    xp = array_namespace(dA, X, A)
+    Xp = pad_images(X, padding, _PAD_VALUE[mode])
+    windows = im2col(Xp, pool_size, strides)  # (m, oh, ow, k, C), k = ph * pw
+    k = windows.shape[3]
+    dA = dA[:, :, :, None, :]
+    if mode == "mean":
+        dcols = xp.broadcast_to(dA / k, windows.shape)
+    else:
+        # The first offset holding the extreme: among the hits, the one whose running
+        # count of hits is 1.
+        hits = windows == A[:, :, :, None, :]
+        first = hits & (xp.cumulative_sum(xp.astype(hits, xp.int32), axis=3) == 1)
+        dcols = xp.where(first, dA, 0.0)
+    return crop_images(col2im(dcols, Xp.shape[1:3], pool_size, strides), padding)
