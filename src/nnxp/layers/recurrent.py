@@ -1,0 +1,113 @@
+"""What RNN, GRU and LSTM share: shapes, weights, the last-state option, clipping.
+
+A recurrent layer reads sequences X (m, steps, n) and keeps u units of state. Its G
+gates (RNN 1, GRU 3, LSTM 4) have their weights side by side::
+
+    p["U"]  (n, G*u)   input weights        drawn with ``initialization`` (glorot_uniform)
+    p["V"]  (u, G*u)   recurrent weights    each gate's (u, u) block drawn with
+                                            ``recurrent_initialization`` (orthogonal)
+    p["b"]  (G*u,)     bias                 zeros
+
+so one matrix product gives every gate of a step. The loop itself lives in
+``nnxp.ops.recurrent`` (reference code, or a compiled kernel).
+
+Output: every step's hidden state H (m, steps, u) when ``sequences=True``, else only
+the last one, h_T (m, u). Going back, the layer hands the op the gradient of every
+hidden state: dA itself, or zeros with dA at the last step.
+
+``clip_gradients``: None, or a maximum norm; the layer's parameter gradients are then
+scaled together so that their joint L2 norm is at most that (one scale, kept on the
+device).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activations import get_activation
+from ..initializers import get_initializer
+from ..optimizers import clip_by_global_norm
+from .base import Layer, ShapeError, _shape_str
+
+
+class Recurrent(Layer):
+    gates = 1  # G: how many gates share the weight matrices
+    gate_names: tuple[str, ...] = ()  # the constructor arguments that hold an activation
+
+    def __init__(self, units: int, sequences: bool, initialization, recurrent_initialization, clip_gradients,
+                 name, se_hPars):
+        super().__init__(name, se_hPars)
+        kind = type(self).__name__
+        if int(units) < 1:
+            raise ValueError(f"{kind}: units must be >= 1, got {units}")
+        if clip_gradients is not None and not float(clip_gradients) > 0:
+            raise ValueError(f"{kind}: clip_gradients must be None or a norm > 0, got {clip_gradients}")
+        self.units = int(units)
+        self.sequences = bool(sequences)
+        self.initialization = initialization
+        self.recurrent_initialization = recurrent_initialization
+        self.clip_gradients = None if clip_gradients is None else float(clip_gradients)
+
+    def set_activations(self, **activations) -> None:
+        """Keep each activation argument as an attribute of the same name (an Activation)."""
+        for name, spec in activations.items():
+            setattr(self, name, get_activation(spec))
+
+    # ------------------------------------------------------------------ shapes
+    def check_sequences(self, X) -> None:
+        """A ShapeError unless X is (samples, steps, features) with the features seen at
+        initialization (the number of steps may change from batch to batch)."""
+        if X.ndim != 3:
+            raise ShapeError(f"{self.describe()} expects sequences of shape (m, steps, features), "
+                             f"got {X.ndim}-D input of shape {_shape_str(X.shape)}")
+        expected = self.d.get("n")
+        if expected is not None and X.shape[2] != expected:
+            raise ShapeError(f"{self.describe()} expects input of shape (m, steps, {expected}), "
+                             f"got {_shape_str(X.shape)}")
+
+    def compute_shapes(self, X):
+        self.check_sequences(X)
+        super().compute_shapes(X)
+        self.d["m"], self.d["s"], self.d["n"] = X.shape
+        self.d["u"], self.d["G"] = self.units, self.gates
+
+    def initialize_parameters(self):
+        n, u, G = self.d["n"], self.d["u"], self.gates
+        self.p["U"] = self.new_parameter((n, G * u), self.initialization, fan_in=n, fan_out=G * u)
+        recurrent = get_initializer(self.recurrent_initialization)
+        blocks = [recurrent((u, u), self.rng, u, u) for _ in range(G)]  # one (u, u) block per gate
+        self.p["V"] = self.active_backend().asarray(np.concatenate(blocks, axis=1))
+        self.p["b"] = self.new_parameter((G * u,), "zeros", fan_in=n, fan_out=G * u)
+
+    # ------------------------------------------------------------------ the output
+    def output(self, H):
+        """A: every hidden state (sequences=True) or the last one."""
+        self.fc["H"] = H
+        self.fc["A"] = H if self.sequences else H[:, -1, :]
+        return self.fc["A"]
+
+    def hidden_gradient(self, dA):
+        """dH (m, steps, u): dA itself, or zeros with dA at the last step."""
+        self.bc["dA"] = dA
+        if self.sequences:
+            dH = dA
+        else:
+            xp = self.xp(dA)
+            earlier = xp.zeros_like(self.fc["H"][:, 1:, :])
+            dH = xp.concat([earlier, xp.expand_dims(dA, axis=1)], axis=1)
+        self.bc["dH"] = dH
+        return dH
+
+    def keep_gradients(self, dX, **parameter_gradients):
+        """Record dX, and the parameter gradients the op found on the way back
+        (``dU=..., dV=...``: in bc, until compute_gradients hands them to g)."""
+        self.bc["dX"] = dX
+        self.bc.update(parameter_gradients)
+        return dX
+
+    def compute_gradients(self):
+        names = list(self.p)
+        gradients = [self.bc["d" + name] for name in names]
+        if self.clip_gradients is not None:
+            gradients = clip_by_global_norm(gradients, self.clip_gradients)
+        self.g = {"d" + name: gradient for name, gradient in zip(names, gradients)}

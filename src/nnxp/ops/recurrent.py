@@ -1,0 +1,283 @@
+"""Recurrent loops over a whole sequence: RNN, GRU and LSTM, forward and backward.
+
+Shapes: X (m, T, n) holds m sequences of T steps with n features; u is the number of
+units; G the number of gates (RNN 1, GRU 3, LSTM 4). The weights of all gates sit side
+by side, so that ONE matrix product gives every gate of a step::
+
+    U (n, G*u)   input weights          columns [gate 1 | gate 2 | ...]
+    V (u, G*u)   recurrent weights
+    b (G*u,)     bias
+
+The key to speed: the input side ``X @ U + b`` does not depend on the previous state,
+so it is computed for all steps at once, before the time loop, as one big product.
+Inside the loop only ``h @ V`` remains. Going back, the gradients of the gate
+pre-activations dZ of every step are collected first; then dU, dV, db and dX are each
+one big product after the loop::
+
+    dU = X^T dZ     dV = H_prev^T dZ     db = sum(dZ)     dX = dZ U^T
+
+(summing over samples and steps; H_prev is H shifted one step, starting from zeros).
+The initial state h_0 (and C_0) is zero.
+
+Each op returns what its backward needs (its "caches") and takes the gradient dH of
+EVERY step's hidden state: a layer that outputs only the last state passes zeros for
+the other steps. Backward never changes its inputs, so it can be called twice.
+
+Equations are PyTorch's (``torch.nn.RNN``, ``torch.nn.GRU``, ``torch.nn.LSTM``), with
+each activation replaceable; sigma is the gate activation (sigmoid by default).
+
+The reference code below uses only Array API standard functions, so it runs on every
+backend. When the kernel mode is ``numba`` and the compiled kernels support every
+activation asked for (``RECURRENT_ACTIVATIONS`` of the kernel module), the same call goes to
+the kernel of the same name; for any other activation the reference code runs instead
+(a fallback by design, not an error).
+"""
+
+from __future__ import annotations
+
+from array_api_compat import array_namespace
+
+from . import fast_kernels
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def kernel_for(kernels: str, X, activations):
+    """(kernel module, activation codes) when a compiled kernel can do the work, else None.
+
+    A kernel knows a fixed set of activations, each as a small int code. Any other
+    activation (or one with parameters, such as LReLU's alpha) falls back to the
+    reference code.
+    """
+    module = fast_kernels(kernels, X)
+    supported = getattr(module, "RECURRENT_ACTIVATIONS", None)  # None: no recurrent kernels here
+    if supported is None:
+        return None
+    codes = []
+    for activation in activations:
+        code = supported.get(activation.name)
+        if code is None or activation.params():
+            return None
+        codes.append(code)
+    return module, tuple(codes)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _shifted(H):
+    """H_prev: each step's previous state, (m, T, u), zeros before the first step."""
+    xp = array_namespace(H)
+    start = xp.zeros_like(H[:, :1, :])
+    return xp.concat([start, H[:, :-1, :]], axis=1)
+
+
+def _rows(A):
+    """(m, T, k) -> (m*T, k): every step of every sample as one row."""
+    return array_namespace(A).reshape(A, (-1, A.shape[-1]))
+
+
+def _parameter_gradients(X, H, dZ, dP=None):
+    """dU, dV, db from the gate gradients of all steps (dP: recurrent side, if it differs)."""
+    xp = array_namespace(X)
+    dZ_rows = _rows(dZ)
+    dP_rows = dZ_rows if dP is None else _rows(dP)
+    dU = xp.matrix_transpose(_rows(X)) @ dZ_rows
+    dV = xp.matrix_transpose(_rows(_shifted(H))) @ dP_rows
+    db = xp.sum(dZ_rows, axis=0)
+    return dU, dV, db
+
+
+# --------------------------------------------------------------------------- RNN
+#   Z_t = x_t U + h_{t-1} V + b        (m, u)
+#   h_t = f(Z_t)
+# backward, with dh_t = dH_t + (gradient arriving from step t+1):
+#   dZ_t = dh_t * f'(Z_t)        dh_{t-1} (from the recurrence) = dZ_t V^T
+
+
+def rnn_forward(X, U, V, b, activation, kernels: str = "reference"):
+    """Every hidden state H (m, T, u) and the pre-activations Z (m, T, u)."""
+    fast = kernel_for(kernels, X, (activation,))
+    if fast is not None:
+        module, codes = fast
+        return module.rnn_forward(X, U, V, b, *codes)
+    xp = array_namespace(X)
+    XU = X @ U + b  # the input side of every step, in one product
+    h = xp.zeros_like(XU[:, 0, :])
+    Z_steps, H_steps = [], []
+    for t in range(X.shape[1]):
+        Z = XU[:, t, :] + h @ V
+        h = activation(Z)
+        Z_steps.append(Z)
+        H_steps.append(h)
+    return xp.stack(H_steps, axis=1), xp.stack(Z_steps, axis=1)
+
+
+def rnn_backward(dH, X, U, V, H, Z, activation, kernels: str = "reference"):
+    """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
+    fast = kernel_for(kernels, X, (activation,))
+    if fast is not None:
+        module, codes = fast
+        return module.rnn_backward(dH, X, U, V, H, Z, *codes)
+    xp = array_namespace(X)
+    V_T = xp.matrix_transpose(V)
+    dh_next = xp.zeros_like(dH[:, 0, :])
+    dZ_steps = [None] * X.shape[1]
+    for t in reversed(range(X.shape[1])):
+        dh = dH[:, t, :] + dh_next
+        dZ = activation.backward(dh, Z[:, t, :], H[:, t, :])
+        dh_next = dZ @ V_T
+        dZ_steps[t] = dZ
+    dZ = xp.stack(dZ_steps, axis=1)
+    dX = dZ @ xp.matrix_transpose(U)
+    return (dX, *_parameter_gradients(X, H, dZ))
+
+
+# --------------------------------------------------------------------------- GRU
+# Gate order r (reset), z (update), n (candidate). b holds b_ir + b_hr, b_iz + b_hz and
+# b_in; bh is b_hn, the recurrent bias of the candidate, which sits inside the reset
+# gate (PyTorch's form: the reset gate is applied after the recurrent product):
+#   P_t   = h_{t-1} V                         (m, 3u)  recurrent side [P_r | P_z | P_n]
+#   r_t   = sigma_r(x_t U_r + b_r + P_r)
+#   z_t   = sigma_z(x_t U_z + b_z + P_z)
+#   Hn_t  = P_n + bh                          the candidate's recurrent part
+#   n_t   = f(x_t U_n + b_n + r_t * Hn_t)
+#   h_t   = (1 - z_t) * n_t + z_t * h_{t-1}
+# backward, with dh_t = dH_t + (gradient arriving from step t+1):
+#   dn = dh (1 - z)      dz = dh (h_{t-1} - n)      dZ_n = dn f'(Z_n)
+#   dr = dZ_n Hn         dHn = dZ_n r               dZ_r = dr sigma_r'   dZ_z = dz sigma_z'
+#   input side  dZ = [dZ_r | dZ_z | dZ_n]     recurrent side  dP = [dZ_r | dZ_z | dHn]
+#   dh_{t-1} = dh z + dP V^T        dV = H_prev^T dP      dbh = sum(dHn)
+
+
+def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate, kernels: str = "reference"):
+    """H (m, T, u); Z (m, T, 3u) gate pre-activations; A (m, T, 3u) gate values [r|z|n];
+    Hn (m, T, u) the candidate's recurrent part."""
+    activations = (activation, reset_gate, update_gate)
+    fast = kernel_for(kernels, X, activations)
+    if fast is not None:
+        module, codes = fast
+        return module.gru_forward(X, U, V, b, bh, *codes)
+    xp = array_namespace(X)
+    u = V.shape[0]
+    XU = X @ U + b
+    h = xp.zeros_like(XU[:, 0, :u])
+    steps = {"H": [], "Z": [], "A": [], "Hn": []}
+    for t in range(X.shape[1]):
+        P = h @ V
+        Z_r = XU[:, t, :u] + P[:, :u]
+        Z_z = XU[:, t, u:2 * u] + P[:, u:2 * u]
+        r, z = reset_gate(Z_r), update_gate(Z_z)
+        Hn = P[:, 2 * u:] + bh
+        Z_n = XU[:, t, 2 * u:] + r * Hn
+        n = activation(Z_n)
+        h = (1 - z) * n + z * h
+        steps["H"].append(h)
+        steps["Z"].append(xp.concat([Z_r, Z_z, Z_n], axis=-1))
+        steps["A"].append(xp.concat([r, z, n], axis=-1))
+        steps["Hn"].append(Hn)
+    return tuple(xp.stack(steps[key], axis=1) for key in ("H", "Z", "A", "Hn"))
+
+
+def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, kernels: str = "reference"):
+    """(dX, dU, dV, db, dbh) given dH (m, T, u), the gradient of every hidden state."""
+    activations = (activation, reset_gate, update_gate)
+    fast = kernel_for(kernels, X, activations)
+    if fast is not None:
+        module, codes = fast
+        return module.gru_backward(dH, X, U, V, H, Z, A, Hn, *codes)
+    xp = array_namespace(X)
+    u = V.shape[0]
+    V_T = xp.matrix_transpose(V)
+    H_prev = _shifted(H)
+    dh_next = xp.zeros_like(dH[:, 0, :])
+    dZ_steps, dP_steps = [None] * X.shape[1], [None] * X.shape[1]
+    for t in reversed(range(X.shape[1])):
+        dh = dH[:, t, :] + dh_next
+        r, z, n = A[:, t, :u], A[:, t, u:2 * u], A[:, t, 2 * u:]
+        dZ_n = activation.backward(dh * (1 - z), Z[:, t, 2 * u:], n)
+        dHn = dZ_n * r
+        dZ_r = reset_gate.backward(dZ_n * Hn[:, t, :], Z[:, t, :u], r)
+        dZ_z = update_gate.backward(dh * (H_prev[:, t, :] - n), Z[:, t, u:2 * u], z)
+        dP = xp.concat([dZ_r, dZ_z, dHn], axis=-1)
+        dh_next = dh * z + dP @ V_T
+        dZ_steps[t] = xp.concat([dZ_r, dZ_z, dZ_n], axis=-1)
+        dP_steps[t] = dP
+    dZ, dP = xp.stack(dZ_steps, axis=1), xp.stack(dP_steps, axis=1)
+    dX = dZ @ xp.matrix_transpose(U)
+    dU, dV, db = _parameter_gradients(X, H, dZ, dP)
+    dbh = xp.sum(_rows(dP[:, :, 2 * u:]), axis=0)
+    return dX, dU, dV, db, dbh
+
+
+# --------------------------------------------------------------------------- LSTM
+# Gate order i (input), f (forget), g (candidate), o (output), PyTorch's:
+#   Z_t = x_t U + h_{t-1} V + b                 (m, 4u) = [Z_i | Z_f | Z_g | Z_o]
+#   i = sigma_i(Z_i)   f = sigma_f(Z_f)   g = f_g(Z_g)   o = sigma_o(Z_o)
+#   C_t = f * C_{t-1} + i * g                   the cell state
+#   S_t = f_c(C_t)                              the cell's output activation
+#   h_t = o * S_t
+# backward, with dh_t = dH_t + (from step t+1) and dC_t = (from step t+1) + ...:
+#   do = dh S        dC = dC_next + (dh o) f_c'(C)
+#   di = dC g        df = dC C_{t-1}       dg = dC i       dC_{t-1} = dC f
+#   dZ = [di sigma_i' | df sigma_f' | dg f_g' | do sigma_o']      dh_{t-1} = dZ V^T
+
+
+def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate,
+                 kernels: str = "reference"):
+    """H (m, T, u); C (m, T, u) cell states; S (m, T, u) = f_c(C); Z (m, T, 4u) gate
+    pre-activations; A (m, T, 4u) gate values [i|f|g|o]."""
+    activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    fast = kernel_for(kernels, X, activations)
+    if fast is not None:
+        module, codes = fast
+        return module.lstm_forward(X, U, V, b, *codes)
+    xp = array_namespace(X)
+    u = V.shape[0]
+    XU = X @ U + b
+    h = xp.zeros_like(XU[:, 0, :u])
+    c = xp.zeros_like(h)
+    gates = (input_gate, forget_gate, candidate_activation, output_gate)
+    steps = {"H": [], "C": [], "S": [], "Z": [], "A": []}
+    for t in range(X.shape[1]):
+        Z = XU[:, t, :] + h @ V
+        i, f, g, o = (gate(Z[:, k * u:(k + 1) * u]) for k, gate in enumerate(gates))
+        c = f * c + i * g
+        s = activation(c)
+        h = o * s
+        for key, value in zip(("H", "C", "S", "Z"), (h, c, s, Z)):
+            steps[key].append(value)
+        steps["A"].append(xp.concat([i, f, g, o], axis=-1))
+    return tuple(xp.stack(steps[key], axis=1) for key in ("H", "C", "S", "Z", "A"))
+
+
+def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, input_gate, forget_gate,
+                  output_gate, kernels: str = "reference"):
+    """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
+    activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    fast = kernel_for(kernels, X, activations)
+    if fast is not None:
+        module, codes = fast
+        return module.lstm_backward(dH, X, U, V, H, C, S, Z, A, *codes)
+    xp = array_namespace(X)
+    u = V.shape[0]
+    V_T = xp.matrix_transpose(V)
+    C_prev = _shifted(C)
+    gates = (input_gate, forget_gate, candidate_activation, output_gate)
+    dh_next = xp.zeros_like(dH[:, 0, :])
+    dC_next = xp.zeros_like(dh_next)
+    dZ_steps = [None] * X.shape[1]
+    for t in reversed(range(X.shape[1])):
+        dh = dH[:, t, :] + dh_next
+        i, f, g, o = (A[:, t, k * u:(k + 1) * u] for k in range(4))
+        dC = dC_next + activation.backward(dh * o, C[:, t, :], S[:, t, :])
+        d_gates = (dC * g, dC * C_prev[:, t, :], dC * i, dh * S[:, t, :])  # d i, d f, d g, d o
+        dZ = xp.concat([gate.backward(d_gate, Z[:, t, k * u:(k + 1) * u], A[:, t, k * u:(k + 1) * u])
+                        for k, (gate, d_gate) in enumerate(zip(gates, d_gates))], axis=-1)
+        dC_next = dC * f
+        dh_next = dZ @ V_T
+        dZ_steps[t] = dZ
+    dZ = xp.stack(dZ_steps, axis=1)
+    dX = dZ @ xp.matrix_transpose(U)
+    return (dX, *_parameter_gradients(X, H, dZ))
