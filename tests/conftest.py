@@ -7,7 +7,24 @@ runs where CuPy has a device (else it is reported as skipped with the reason).
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
+
+def _cuda_device_present() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no CuPy, no driver, no device
+        return False
+
+
+# The CUDA kernels are tested everywhere: on a real GPU where there is one, else in
+# Numba's CUDA simulator, which must be chosen before numba is first imported.
+if "NUMBA_ENABLE_CUDASIM" not in os.environ and not _cuda_device_present():
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numpy as np  # noqa: E402
 import pytest
 
 import nnxp
