@@ -16,7 +16,7 @@ Adam (learning rate 0.005, decaying by exp(-0.05) per epoch), cross-entropy, bat
 32. (``nnxp demo --model cnn`` trains a smaller sibling, with 8 filters.)
 
 What it should reach: about 97% test accuracy after 15 epochs (seed 1), from 10% by
-chance. Some ten seconds on a laptop CPU.
+chance. A few seconds on a CPU.
 
 Run it with ``python examples/digits_cnn.py``. It ends with the backend comparison of
 this CNN.

@@ -16,7 +16,7 @@ Adam (learning rate 0.01, decaying by exp(-0.1) per epoch), cross-entropy, batch
 
 What it should reach: about 95% test accuracy after 15 epochs (seed 1), from 10% by
 chance; the network has seen one row at a time and had to carry what matters in its
-cell state. Some ten seconds on a laptop CPU.
+cell state. A few seconds on a CPU.
 
 Run it with ``python examples/digits_lstm.py``. It ends with the backend comparison of
 this LSTM network.

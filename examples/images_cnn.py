@@ -15,8 +15,8 @@ Network::
 
 Adam (learning rate 0.005), cross-entropy, batches of 32.
 
-What it should reach: about 97% test accuracy after 10 epochs (seed 1), from 20% by
-chance. Training takes a few seconds on a laptop CPU.
+What it should reach: about 98% test accuracy after 10 epochs (seed 1), from 20% by
+chance. Training takes a few seconds on a CPU.
 
 Run it with ``python examples/images_cnn.py`` (``NNXP_KERNELS=reference`` runs the
 readable array code; the default ``numba`` the compiled kernels). It ends with the

@@ -18,7 +18,7 @@ Adam (learning rate 0.01, decaying by exp(-0.05) per epoch), binary cross-entrop
 batches of 32. One sigmoid output makes precision and recall those of the "burst" class.
 
 What it should reach: about 98% test accuracy after 15 epochs (seed 1), from 50% by
-chance. About ten seconds on a laptop CPU with the reference code.
+chance. A few seconds on a CPU.
 
 Run it with ``python examples/time_series.py``. It ends with the backend comparison of
 this GRU network.
