@@ -23,7 +23,7 @@ release = version = nnxp.__version__
 extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.mathjax"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "_static", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_static", "output", "Thumbs.db", ".DS_Store"]  # output/: included by pages
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
