@@ -55,7 +55,7 @@ def train(gate: str, hidden: int, epochs: int, verbose: bool):
     model, settings = build(gate, hidden)
     model.initialize(**settings, verbose=False)
     before = model.evaluate()["loss"]
-    history = model.train(epochs=epochs, verbose=0)  # 300 rows of 4 samples: the table says enough
+    history = model.train(epochs=epochs, verbose=0)  # 300 epoch rows would drown the truth table below
     if verbose:
         outputs = model.predict(X).probabilities[:, 0]
         rows = "  ".join(f"{int(a)}{int(b)}->{out:.2f}" for (a, b), out in zip(X, outputs))
@@ -82,9 +82,8 @@ def main(epochs=None, compare=True, verbose=True, targets=None, compare_epochs=3
     for gate, hidden in (("AND", 0), ("OR", 0), ("XOR", 0), ("XOR", 4)):
         name = f"{gate} with a hidden layer" if hidden else gate
         models[name], before[name] = train(gate, hidden, epochs, verbose)
-        model = models[name]
         if verbose and not hidden:
-            show_boundary(model)
+            show_boundary(models[name])
     if verbose:
         print("XOR: no single line separates {01, 10} from {00, 11}; the hidden layer draws two.")
     comparison = None
