@@ -145,7 +145,7 @@ def test_epynn_style_model_with_stacked_layers_prints_its_shapes(array_backend, 
                         GRU(3, sequences=True), RNN(5), Dense(2, "softmax")])
     model.initialize(loss="CCE", seed=1, se_hPars={"learning_rate": 0.05})
     table = capsys.readouterr().out
-    for expected in ("LSTM", "GRU", "RNN", "U (3, 16)", "V (4, 16)", "b (16)", "V (3, 9)", "bh (3)",
+    for expected in ("LSTM", "GRU", "RNN", "U (3, 16)", "V (4, 16)", "b (16,)", "V (3, 9)", "bh (3,)",
                      "(16, 5, 4)", "(16, 5, 3)", "(16, 5)"):
         assert expected in table, f"{expected!r} missing from the shape table:\n{table}"
     model.train(epochs=2, verbose=0)

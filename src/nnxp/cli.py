@@ -46,8 +46,8 @@ def demo_model(kind: str = "mlp", seed: int = 1, batch_size: int = 32, data=None
     from .model import Model
 
     model = Model([embedding, *body, Dense(10, "softmax")], name=f"digits {kind.upper()}")
-    # Adam with a gently decaying rate: steady progress to ~96-97% on the test digits
-    # whatever the seed (plain SGD at 0.1 gets there too, but zig-zags on the way).
+    # Adam with a gently decaying rate: steady progress (the MLP reaches 95.5-97% on the
+    # test digits over seeds 0-5; plain SGD at 0.1 gets there too, but zig-zags on the way).
     settings = {"loss": "CCE", "metrics": ["accuracy", "fscore"], "seed": seed, "optimizer": "adam",
                 "se_hPars": {"learning_rate": 0.005, "schedule": "exp_decay", "decay_k": 0.05}}
     return model, settings
@@ -61,7 +61,8 @@ def demo(args) -> int:
 
     backend = set_backend(args.backend, args.dtype, args.kernels)
     console = report.console()
-    console.print(Panel.fit(f"nnxp demo: a {args.model.upper()} learns the handwritten digits (8x8 pixels)\n"
+    article = "an" if args.model == "mlp" else "a"  # "an MLP", "a CNN"
+    console.print(Panel.fit(f"nnxp demo: {article} {args.model.upper()} learns the handwritten digits (8x8 pixels)\n"
                             f"backend {backend}", style="bold"))
     model, settings = demo_model(args.model, seed=args.seed)
     model.initialize(**settings)

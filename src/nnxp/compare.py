@@ -100,6 +100,7 @@ def compare(model="mlp", targets=None, epochs: int = 3, dtype: str = "float32", 
             plot_path: str | None = None, verbose: bool = True) -> Comparison:
     """Train ``model`` on each target and compare speed and results (see the module doc)."""
     build = _builder(model)
+    model = getattr(model, "__name__", model)  # a builder function is shown by its name
     usable, skipped = available_targets(targets, dtype)
     if not usable:
         raise RuntimeError(f"no target available: {skipped}")
@@ -140,6 +141,7 @@ def crossover(result: Comparison, fast: str, slow: str):
 
 
 def print_comparison(result: Comparison, model, dtype: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from .report import console
@@ -155,7 +157,7 @@ def print_comparison(result: Comparison, model, dtype: str) -> None:
     out = console()
     out.print(table)
     for target, why in result.skipped.items():
-        out.print(f"[dim]{target}: skipped ({why})[/]")
+        out.print(f"[dim]{target}: skipped ({escape(why)})[/]")
     if result.sweep:
         targets = list(dict.fromkeys(t for _, t, _ in result.sweep))
         sweep = Table(title="seconds per epoch by batch size")
