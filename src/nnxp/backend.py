@@ -162,6 +162,14 @@ class Backend:
             return self.xp.asarray(host, dtype=dtype)
         return np.asarray(host, dtype=dtype)
 
+    def free_memory(self) -> int | None:
+        """Bytes free on the device (None on the host, where memory is not the limit)."""
+        if self.name != "gpu":
+            return None
+        import cupy
+
+        return int(cupy.cuda.runtime.memGetInfo()[0])
+
     def random(self, seed: int | None) -> "RandomStream":
         """A seeded stream of uniform random arrays that live on this backend."""
         return RandomStream(self, seed)

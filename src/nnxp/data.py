@@ -143,9 +143,31 @@ class Dataset:
     A: object = None
     P: object = None
     metrics: dict = field(default_factory=dict)
+    on_host: bool = False  # streamed: X and Y stay NumPy arrays, copied over batch by batch
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
+
+
+class StreamedBatches:
+    """Mini-batches of a data set kept on the host, copied to the backend one at a time.
+
+    Only one batch lives on the device at once, so a data set larger than the device's
+    memory trains all the same (each batch then costs one host-to-device copy).
+    """
+
+    def __init__(self, X, Y, order, batch_size, backend):
+        self.X, self.Y, self.order, self.backend = X, Y, order, backend
+        self.slices = batch_slices(len(order), batch_size)
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def __iter__(self):
+        for i, piece in enumerate(self.slices):
+            rows = self.order[piece]
+            Y = None if self.Y is None else self.backend.asarray(self.Y[rows])
+            yield Dataset(f"batch {i}", self.backend.asarray(self.X[rows]), Y)
 
 
 def batch_slices(m: int, batch_size: int | None) -> list[slice]:

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import report
-from .backend import get_backend, resolve, to_numpy
+from .backend import backend_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, batch_slices
 from .layers import Embedding, Layer, ShapeError
 from .losses import get_loss
@@ -164,7 +164,7 @@ class Model:
         for layer, layer_seed in zip(self.layers, seeds):
             layer.bind(self.backend, np.random.default_rng(layer_seed))
             layer.training = True
-        first = self.embedding.training_batches()[0]
+        first = next(iter(self.embedding.training_batches()))
         A, drawn = first.X, []
         for layer in self.layers:
             A = self._dry_forward(layer, A, drawn)
@@ -340,22 +340,26 @@ class Model:
         for dataset in datasets:
             A = dataset.A = self.output(dataset.X)
             dataset.P = decisions(A)
+            Y = self.backend.asarray(dataset.Y) if dataset.on_host else dataset.Y  # targets are small
             prefix = prefixes[dataset.name]
             names.append(prefix + "loss")
-            values.append(self.loss(A, dataset.Y))
+            values.append(self.loss(A, Y))
             for metric in self.metrics:
                 names.append(prefix + metric.name)
-                values.append(metric(A, dataset.Y))
+                values.append(metric(A, Y))
         xp = self.backend.xp
         numbers = to_numpy(xp.stack([xp.astype(v, self.backend.dtype) for v in values]))  # one copy per epoch
         return dict(zip(names, numbers.tolist()))
 
     def output(self, X, batch_size: int | None = None):
-        """The network's output for X (a backend array), in evaluation mode, in chunks."""
+        """The network's output for X, in evaluation mode, in chunks. X is a backend
+        array, or a host array of a streamed set (then each chunk is copied over)."""
+        streamed = backend_of(X) != self.backend.name
         self.set_training(False)
         try:
             size = batch_size or max(self.embedding.batch_size or 0, 1024)
-            chunks = [self.forward(X[s, ...]) for s in batch_slices(X.shape[0], size)]
+            chunks = [self.forward(self.backend.asarray(X[s, ...]) if streamed else X[s, ...])
+                      for s in batch_slices(X.shape[0], size)]
         finally:
             self.set_training(True)
         return chunks[0] if len(chunks) == 1 else self.backend.xp.concat(chunks, axis=0)

@@ -14,6 +14,11 @@ It is the first layer of every model. Given the raw data it:
    ``dval``, ``dtest``) and, each epoch, deals the training set out in shuffled
    mini-batches of ``batch_size`` (the last, smaller batch is kept).
 
+``stream`` decides where the sets live: None (the default) keeps them on the device
+unless they would fill more than half of its free memory; True keeps them on the host
+and copies one mini-batch at a time (a data set larger than the GPU still trains);
+False always copies them over whole.
+
 In the network it is the identity: A = X, dX = dA. The vocabulary, the classes and the
 scale are saved with the model, so ``model.predict`` prepares new raw data the same way.
 
@@ -24,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import DataError, Dataset, MinMaxScaler, as_host_array, batch_slices, check_pair, one_hot, split_indices
+from ..data import (DataError, Dataset, MinMaxScaler, StreamedBatches, as_host_array, batch_slices, check_pair,
+                    one_hot, split_indices)
 from .base import Layer
 
 SET_NAMES = ("dtrain", "dval", "dtest")
@@ -32,12 +38,12 @@ SET_NAMES = ("dtrain", "dval", "dtest")
 
 class Embedding(Layer):
     def __init__(self, X_data=None, Y_data=None, relative_size=(2, 1, 0), X_encode=False, Y_encode=False,
-                 X_scale=False, batch_size=None, seed=None, shuffle=True, name=None, se_hPars=None):
+                 X_scale=False, batch_size=None, seed=None, shuffle=True, stream=None, name=None, se_hPars=None):
         super().__init__(name, se_hPars)
         self.relative_size = tuple(relative_size)
         self.X_encode, self.Y_encode, self.X_scale = bool(X_encode), bool(Y_encode), bool(X_scale)
         self.batch_size = None if batch_size is None else int(batch_size)
-        self.seed, self.shuffle = seed, bool(shuffle)
+        self.seed, self.shuffle, self.stream = seed, bool(shuffle), stream
         self.vocabulary = None  # the tokens of X, when X_encode
         self.classes = None  # the labels of Y, when Y_encode
         self.scaler = None  # MinMaxScaler, when X_scale
@@ -118,10 +124,23 @@ class Embedding(Layer):
             if self.seed is None and self._prepared is not None:
                 self._split(rng)  # an Embedding without a seed takes the model's: reproducible
             self._batch_rng = np.random.default_rng(self.seed) if self.seed is not None else rng
+        streamed = self._streams(backend)
         for name, (X, Y) in self.host_sets.items():
             labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
-            dataset = Dataset(name, backend.asarray(X), None if Y is None else backend.asarray(Y), labels)
+            if streamed:  # kept on the host, in the backend's precision, for batch-by-batch copies
+                X, Y = X.astype(backend.dtype_name), None if Y is None else Y.astype(backend.dtype_name)
+                dataset = Dataset(name, X, Y, labels, on_host=True)
+            else:
+                dataset = Dataset(name, backend.asarray(X), None if Y is None else backend.asarray(Y), labels)
             setattr(self, name, dataset)
+
+    def _streams(self, backend) -> bool:
+        """Whether the sets stay on the host (see ``stream`` in the module docstring)."""
+        if self.stream is not None:
+            return bool(self.stream)
+        free = backend.free_memory()
+        size = sum(x.size + (0 if y is None else y.size) for x, y in self.host_sets.values())
+        return free is not None and size * np.dtype(backend.dtype_name).itemsize > free / 2
 
     @property
     def datasets(self) -> list[Dataset]:
@@ -134,6 +153,9 @@ class Embedding(Layer):
             raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
                             "or use model.fit(X, Y)")
         X, Y = self.dtrain.X, self.dtrain.Y
+        if self.dtrain.on_host:
+            order = self._batch_rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
+            return StreamedBatches(X, Y, order, self.batch_size, self.backend)
         if self.shuffle:
             xp = self.xp(X)
             order = self.backend.asarray(self._batch_rng.permutation(len(self.dtrain)))
@@ -168,6 +190,7 @@ class Embedding(Layer):
         return {
             "relative_size": list(self.relative_size), "X_encode": self.X_encode, "Y_encode": self.Y_encode,
             "X_scale": self.X_scale, "batch_size": self.batch_size, "seed": self.seed, "shuffle": self.shuffle,
+            "stream": self.stream,
             "name": self.name, "se_hPars": self.se_hPars, "vocabulary": self.vocabulary, "classes": self.classes,
             "scale": None if self.scaler is None else [self.scaler.minimum, self.scaler.maximum],
         }
