@@ -5,26 +5,30 @@ first); these functions take the same arrays and return the same results, with e
 activation given as a small int code (``RECURRENT_ACTIVATIONS``; ``nnxp.ops`` keeps
 the reference code for any other activation). How they are organised for speed:
 
-* One compiled call runs a whole sequence for a CHUNK of samples (``first`` to
-  ``last``): its input side x_t U + b, its recurrent side h_{t-1} V, its gates, and
-  going back, dX and the sums that make dU, dV and db. Samples are independent, so
-  the serial version is one chunk and the parallel version gives each thread its own
-  chunk (``prange`` over chunks, each with its own partial sums of dU, dV, db, added
-  up at the end): no thread waits for another between steps. The parallel variant is
-  a separate function because Numba's disk cache ignores the ``parallel`` flag.
-* No BLAS: at these sizes (u ~ 32) hand-written loops are about as fast, and a BLAS
-  call between the parallel loops would have OpenBLAS's threads and Numba's fight
-  over the cores (measured: 10x slower).
-* Every inner loop runs along one contiguous row, which LLVM turns into SIMD code. A
-  product ``h @ W`` adds four rows of W per pass (the row it builds is loaded and
-  stored a quarter as often). An activation is chosen once per gate block. Indices
-  into a gate block at an offset are unsigned (``np.uint64``): for a signed index,
-  Numba adds a test for negative values that stops vectorisation.
+* One compiled call runs whole sequences for a CHUNK of samples (``first`` to
+  ``last``), sample after sample, step after step: the step's row of gate
+  pre-activations Z = b + x_t U + h_{t-1} V, then every gate, the cell and h, in a few
+  fused passes along the row. Going back, the same per step, then dU, dV and db summed
+  over the chunk's (sample, step) rows. Samples are independent, so the serial version
+  is one chunk and the parallel version gives each thread its own chunk (``prange``
+  over chunks, with its own partial dU, dV, db, added up at the end): no thread ever
+  waits for another. The parallel variant is a separate function because Numba's disk
+  cache ignores the ``parallel`` flag.
+* No BLAS: at these sizes (u ~ 32) these loops are about as fast, and a BLAS call next
+  to the parallel loops has OpenBLAS's threads and Numba's fight over the cores
+  (measured: 10x slower).
+* Every inner loop runs along a contiguous row, which LLVM turns into SIMD code. A
+  product ``h @ W`` adds four rows of W per pass; a product ``d @ W^T`` takes four dot
+  products per pass. Each gate's activation is a formula with one division, chosen per
+  value by its code without a branch. Indices at an offset are unsigned
+  (``np.uint64``): for a signed index Numba adds a test for negative values, which
+  stops vectorisation.
 * Sigmoid and tanh need exp, and the C library's exp (or tanh) is one value at a time:
-  ``_exp_of_minus`` computes exp itself (below), vectorised, within 1 ulp of float64,
-  for both dtypes. The kernels use ``error_model="numpy"`` (x / 0 gives inf instead of
+  ``_exp_pass`` computes exp itself (below), vectorised, within 1 ulp of float64, for
+  both dtypes. The kernels use ``error_model="numpy"`` (x / 0 gives inf instead of
   raising, which would stop vectorisation) and allow fused multiply-adds
-  (``contract``): results differ from the reference code by rounding only.
+  (``contract``) and, in sums, reordering (``reassoc``): results differ from the
+  reference code by rounding only.
 * Scratch arrays are allocated once per call, never per step, and backward never
   writes to the forward caches (it can run twice on the same input).
 """
@@ -67,8 +71,8 @@ def _bounds(chunks, c, samples):
 # (pairs, then pairs of pairs: a short chain of dependent operations); then
 # exp(x) = 2^n (r Q) + 2^n and expm1(x) = 2^n (r Q) + (2^n - 1), exact steps but the
 # last. 2^n is built from its bits, exponent n + 1023 in bits 52.. of an int64, read
-# back as a float64 through a view of the same memory (``scale``). Below EXP_FLOOR,
-# exp(x) is taken as 0 (the values dropped are under 3e-308).
+# back as a float64 through a view of the same memory (``scale``), hence two loops.
+# Below EXP_FLOOR, exp(x) is taken as 0 (the values dropped are under 3e-308).
 
 LOG2E = 1.4426950408889634
 LN2_HI = 0.693145751953125
@@ -92,178 +96,195 @@ def _expm1_taylor(r):
 
 
 @njit(**INLINE)
-def _exp_of_minus(factor, minus, Z, s, t, lo, hi, out, bits, scale):
-    """out[j - lo] = exp(-factor |Z[s, t, j]|) - minus for lo <= j < hi, in float64
-    (minus: 0.0 for exp, 1.0 for expm1)."""
+def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale):
+    """out[j - lo] = what the activation of code codes[j] needs from exp, for
+    lo <= j < hi: exp(-|z|) for sigmoid, expm1(-2|z|) for tanh (0 for the others)."""
     for j in range(lo, hi):
+        factor = 1.0 if codes[j] == SIGMOID else (2.0 if codes[j] == TANH else 0.0)
         x = max(-factor * abs(Z[s, t, j]), EXP_FLOOR)
         n = np.floor(x * LOG2E + 0.5)
         out[j - lo] = _expm1_taylor((x - n * LN2_HI) - n * LN2_LO)
         bits[j - lo] = (np.int64(np.int32(n)) + 1023) << 52
     for j in range(lo, hi):
+        minus = 1.0 if codes[j] == TANH else 0.0
+        factor = 1.0 if codes[j] == SIGMOID else (2.0 if codes[j] == TANH else 0.0)
         value = scale[j - lo] * out[j - lo] + (scale[j - lo] - minus)
         out[j - lo] = value if -factor * abs(Z[s, t, j]) > EXP_FLOOR else 0.0 - minus
 
 
 # --------------------------------------------------------------------------- activations
-# A[s, t, lo:hi] = f(Z[s, t, lo:hi]) for the samples of a chunk, and the derivative in
-# place, dZ *= f'(Z) taken from the cached A (sigmoid, tanh) or Z (relu, softsign), as
-# the reference activations do. With e = exp(-|z|) and m = expm1(-2|z|):
-#   sigmoid(z) = 1 / (1 + e) for z >= 0, e / (1 + e) for z < 0   (no overflow)
-#   tanh(|z|) = -m / (2 + m)                                     (no cancellation near 0)
+# a = f(z) from z and e = what _exp_pass gave, and f'(z) from z and a (as the reference
+# activations do), each as a formula chosen by the code, without a branch:
+#   sigmoid   1 / (1 + e) for z >= 0, e / (1 + e) for z < 0      f' = a (1 - a)
+#   tanh      -m / (2 + m), sign of z (m = expm1(-2|z|))         f' = 1 - a^2
+#   relu      max(z, 0)                                          f' = 1 if z > 0 else 0
+#   softsign  z / (1 + |z|)                                      f' = (1 - |a|)^2
+#   identity  z                                                  f' = 1
 # NaN stays NaN.
 
 
-@njit(**FAST)
-def _activate(code, Z, A, first, last, t, lo, hi, m, bits, scale):
-    lo, hi = np.uint64(lo), np.uint64(hi)
-    for s in range(first, last):
-        if code == SIGMOID:
-            _exp_of_minus(1.0, 0.0, Z, s, t, lo, hi, m, bits, scale)  # e
-            for j in range(lo, hi):
-                z, e = Z[s, t, j], m[j - lo]
-                value = (1.0 if z >= 0 else e) / (1.0 + e)
-                A[s, t, j] = value if z == z else z
-        elif code == TANH:
-            _exp_of_minus(2.0, 1.0, Z, s, t, lo, hi, m, bits, scale)  # m
-            for j in range(lo, hi):
-                z, value = Z[s, t, j], -m[j - lo] / (2.0 + m[j - lo])
-                value = value if z >= 0 else -value
-                A[s, t, j] = value if z == z else z
-        elif code == RELU:
-            for j in range(lo, hi):
-                A[s, t, j] = Z[s, t, j] if Z[s, t, j] > 0 else 0.0
-        elif code == SOFTSIGN:
-            for j in range(lo, hi):
-                A[s, t, j] = Z[s, t, j] / (1.0 + abs(Z[s, t, j]))
-        else:
-            for j in range(lo, hi):
-                A[s, t, j] = Z[s, t, j]
+@njit(**INLINE)
+def _activation(code, z, e):
+    if code == SIGMOID:
+        top, bottom = (1.0 if z >= 0 else e), 1.0 + e
+    elif code == TANH:
+        top, bottom = (-e if z >= 0 else e), 2.0 + e
+    elif code == RELU:
+        top, bottom = (z if z > 0 else 0.0), 1.0
+    elif code == SOFTSIGN:
+        top, bottom = z, 1.0 + abs(z)
+    else:
+        top, bottom = z, 1.0
+    value = top / bottom
+    return value if z == z else z
 
 
-@njit(**FAST)
-def _times_derivative(code, dZ, Z, A, first, last, t, lo, hi):
-    lo, hi = np.uint64(lo), np.uint64(hi)
-    for s in range(first, last):
-        if code == SIGMOID:
-            for j in range(lo, hi):
-                dZ[s, t, j] *= A[s, t, j] * (1.0 - A[s, t, j])
-        elif code == TANH:
-            for j in range(lo, hi):
-                dZ[s, t, j] *= 1.0 - A[s, t, j] * A[s, t, j]
-        elif code == RELU:
-            for j in range(lo, hi):
-                dZ[s, t, j] = dZ[s, t, j] if Z[s, t, j] > 0 else 0.0
-        elif code == SOFTSIGN:
-            for j in range(lo, hi):
-                d = 1.0 + abs(Z[s, t, j])
-                dZ[s, t, j] /= d * d
+@njit(**INLINE)
+def _derivative(code, z, a):
+    if code == SIGMOID:
+        return a * (1.0 - a)
+    if code == TANH:
+        return 1.0 - a * a
+    if code == RELU:
+        return 1.0 if z > 0 else 0.0
+    if code == SOFTSIGN:
+        return (1.0 - abs(a)) * (1.0 - abs(a))
+    return 1.0
 
 
 # --------------------------------------------------------------------------- products
 
 
 @njit(**FAST)
-def _add_product(Out, to, H, th, W, first, last):
-    """Out[s, to] += H[s, th] @ W for the samples of a chunk, four rows of W per pass."""
+def _add_product(Out, so, to, H, sh, th, W):
+    """Out[so, to] += H[sh, th] @ W, adding four rows of W per pass along the output."""
     rows, width = W.shape
-    for s in range(first, last):
-        k = 0
-        while k + 4 <= rows:
-            h0, h1, h2, h3 = H[s, th, k], H[s, th, k + 1], H[s, th, k + 2], H[s, th, k + 3]
-            for j in range(width):
-                Out[s, to, j] += h0 * W[k, j] + h1 * W[k + 1, j] + h2 * W[k + 2, j] + h3 * W[k + 3, j]
-            k += 4
-        while k < rows:
-            for j in range(width):
-                Out[s, to, j] += H[s, th, k] * W[k, j]
-            k += 1
+    k = 0
+    while k + 4 <= rows:
+        h0, h1, h2, h3 = H[sh, th, k], H[sh, th, k + 1], H[sh, th, k + 2], H[sh, th, k + 3]
+        for j in range(width):
+            Out[so, to, j] += h0 * W[k, j] + h1 * W[k + 1, j] + h2 * W[k + 2, j] + h3 * W[k + 3, j]
+        k += 4
+    while k < rows:
+        for j in range(width):
+            Out[so, to, j] += H[sh, th, k] * W[k, j]
+        k += 1
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+def _add_product_transposed(Out, so, to, D, s, t, W):
+    """Out[so, to] += D[s, t] @ W^T: four dot products with rows of W per pass along D."""
+    rows, width = W.shape
+    k = 0
+    while k + 4 <= rows:
+        a0 = a1 = a2 = a3 = 0.0
+        for j in range(width):
+            d = D[s, t, j]
+            a0 += W[k, j] * d
+            a1 += W[k + 1, j] * d
+            a2 += W[k + 2, j] * d
+            a3 += W[k + 3, j] * d
+        Out[so, to, k] += a0
+        Out[so, to, k + 1] += a1
+        Out[so, to, k + 2] += a2
+        Out[so, to, k + 3] += a3
+        k += 4
+    while k < rows:
+        a = 0.0
+        for j in range(width):
+            a += W[k, j] * D[s, t, j]
+        Out[so, to, k] += a
+        k += 1
 
 
 @njit(**FAST)
-def _add_outer(D, H, th, dZ, t, first, last):
-    """D += H[s, th]^T dZ[s, t] summed over the samples of a chunk (a dU or dV)."""
-    rows, width = D.shape
+def _add_weight_gradients(dW, db, H, shift, dZ, first, last):
+    """dW += sum over the chunk's (s, t) rows of H[s, t - shift]^T dZ[s, t] (rows with
+    t - shift < 0 count as zeros), and db += the sum of the dZ rows when db has any
+    length. Four rows per pass: dW is loaded and stored a quarter as often."""
+    steps = dZ.shape[1]
+    rows, width = dW.shape
     for s in range(first, last):
-        for k in range(rows):
-            h = H[s, th, k]
-            for j in range(width):
-                D[k, j] += h * dZ[s, t, j]
-
-
-@njit(**FAST)
-def _set_input_side(Z, X, U, b, first, last, t):
-    """Z[s, t] = x_t U + b for the samples of a chunk."""
-    for s in range(first, last):
-        for j in range(Z.shape[2]):
-            Z[s, t, j] = b[j]
-    _add_product(Z, t, X, t, U, first, last)
-
-
-@njit(**FAST)
-def _add_parameter_gradients(dX, dU, dV, db, X, H, dZ, dP, UT, first, last, t):
-    """This step's share of dX, dU, dV, db (dZ: input side, dP: recurrent side)."""
-    _add_product(dX, t, dZ, t, UT, first, last)  # dX_t = dZ_t U^T
-    _add_outer(dU, X, t, dZ, t, first, last)  # dU += x_t^T dZ_t
-    if t > 0:
-        _add_outer(dV, H, t - 1, dP, t, first, last)  # dV += h_{t-1}^T dP_t
-    for s in range(first, last):
-        for j in range(db.shape[0]):
-            db[j] += dZ[s, t, j]
+        for t in range(steps if db.shape[0] else 0):
+            for j in range(db.shape[0]):
+                db[j] += dZ[s, t, j]
+        t = shift
+        while t + 4 <= steps:
+            for k in range(rows):
+                h0, h1 = H[s, t - shift, k], H[s, t + 1 - shift, k]
+                h2, h3 = H[s, t + 2 - shift, k], H[s, t + 3 - shift, k]
+                for j in range(width):
+                    dW[k, j] += h0 * dZ[s, t, j] + h1 * dZ[s, t + 1, j] + h2 * dZ[s, t + 2, j] + h3 * dZ[s, t + 3, j]
+            t += 4
+        while t < steps:
+            for k in range(rows):
+                for j in range(width):
+                    dW[k, j] += H[s, t - shift, k] * dZ[s, t, j]
+            t += 1
 
 
 # --------------------------------------------------------------------------- RNN
 
 
 @njit(**FAST)
-def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, code, m, bits, scale):
-    for t in range(Z.shape[1]):
-        _set_input_side(Z, X, U, b, first, last, t)
-        if t > 0:
-            _add_product(Z, t, H, t - 1, V, first, last)
-        _activate(code, Z, H, first, last, t, 0, H.shape[2], m, bits, scale)
+def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale):
+    u = np.uint64(H.shape[2])
+    for s in range(first, last):
+        for t in range(Z.shape[1]):
+            for j in range(b.shape[0]):
+                Z[s, t, j] = b[j]
+            _add_product(Z, s, t, X, s, t, U)
+            if t > 0:
+                _add_product(Z, s, t, H, s, t - 1, V)
+            _exp_pass(Z, s, t, 0, u, codes, m, bits, scale)
+            for k in range(u):
+                H[s, t, k] = _activation(codes[k], Z[s, t, k], m[k])
 
 
 @njit(cache=True, parallel=True)
-def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, code, m, bits, scale):
+def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, m, bits, scale):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, code, m[c], bits[c], scale[c])
+        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m[c], bits[c], scale[c])
 
 
 @njit(**FAST)
-def _rnn_backward_chunk(first, last, dH, X, UT, VT, H, Z, dZ, dh, dX, dU, dV, db, code):
-    u = H.shape[2]
-    for t in range(Z.shape[1] - 1, -1, -1):
-        for s in range(first, last):
+def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code):
+    u = np.uint64(H.shape[2])
+    for s in range(first, last):
+        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
+        for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
-                dZ[s, t, k] = dH[s, t, k] + dh[s, 0, k]  # dh: what step t+1 sent back
+                d = dH[s, t, k] + dh[s, 0, k]
+                dZ[s, t, k] = d * _derivative(code, Z[s, t, k], H[s, t, k])
                 dh[s, 0, k] = 0.0
-        _times_derivative(code, dZ, Z, H, first, last, t, 0, u)
-        if t > 0:
-            _add_product(dh, 0, dZ, t, VT, first, last)
-        _add_parameter_gradients(dX, dU, dV, db, X, H, dZ, dZ, UT, first, last, t)
+            if t > 0:
+                _add_product_transposed(dh, s, 0, dZ, s, t, V)  # to h_{t-1}: dZ V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
+    _add_weight_gradients(dU, db, X, 0, dZ, first, last)
+    _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_backward_parallel(chunks, dH, X, UT, VT, H, Z, dZ, dh, dX, dU, dV, db, code):
+def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_backward_chunk(first, last, dH, X, UT, VT, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code)
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code)
 
 
 def rnn_forward(X, U, V, b, activation):
     """As ``nnxp.ops.recurrent.rnn_forward``: (H, Z)."""
-    (m, steps, _), width = X.shape, U.shape[1]
-    Z = np.empty((m, steps, width), dtype=X.dtype)
+    (m, steps, _), u = X.shape, V.shape[0]
+    Z = np.empty((m, steps, u), dtype=X.dtype)
     H = np.empty_like(Z)
     chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, width)
+    scratch = _exp_scratch(chunks, u)
     X, U, V, b = _contiguous(X, U, V, b)
+    codes = _row_codes(u, activation)
     if chunks == 1:
-        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, activation, *(a[0] for a in scratch))
+        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, *(a[0] for a in scratch))
     else:
-        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, activation, *scratch)
+        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, *scratch)
     return H, Z
 
 
@@ -272,11 +293,11 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
     m, u = X.shape[0], V.shape[0]
     chunks = _chunks(m)
     dZ, dh, dX, (dU, dV, db) = np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape), _sums(X, chunks, U, V)
-    dH, X, UT, VT = _contiguous(dH, X, U.T, V.T)
+    dH, X, U, V = _contiguous(dH, X, U, V)
     if chunks == 1:
-        _rnn_backward_chunk(0, m, dH, X, UT, VT, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation)
+        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation)
     else:
-        _rnn_backward_parallel(chunks, dH, X, UT, VT, H, Z, dZ, dh, dX, dU, dV, db, activation)
+        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
@@ -284,76 +305,74 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 
 
 @njit(**FAST)
-def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, code_n, code_r, code_z, m, bits, scale):
+def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale):
     u = np.uint64(H.shape[2])
     z0, n0 = u, u + u  # where the z and n blocks start in a row of 3u
-    for t in range(Z.shape[1]):
-        _set_input_side(Z, X, U, b, first, last, t)
-        for s in range(first, last):
+    for s in range(first, last):
+        for t in range(Z.shape[1]):
+            for j in range(b.shape[0]):
+                Z[s, t, j] = b[j]
+            _add_product(Z, s, t, X, s, t, U)
             for j in range(P.shape[2]):
                 P[s, 0, j] = 0.0
-        if t > 0:
-            _add_product(P, 0, H, t - 1, V, first, last)  # P = h_{t-1} V = [P_r | P_z | P_n]
-        for s in range(first, last):
+            if t > 0:
+                _add_product(P, s, 0, H, s, t - 1, V)  # P = h_{t-1} V = [P_r | P_z | P_n]
             for j in range(n0):
                 Z[s, t, j] += P[s, 0, j]
-        _activate(code_r, Z, A, first, last, t, 0, z0, m, bits, scale)
-        _activate(code_z, Z, A, first, last, t, z0, n0, m, bits, scale)
-        for s in range(first, last):
+            _exp_pass(Z, s, t, 0, n0, codes, m, bits, scale)
+            for j in range(n0):
+                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j])  # r, z
             for k in range(u):
                 Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
                 Z[s, t, n0 + k] += A[s, t, k] * Hn[s, t, k]  # + r Hn
-        _activate(code_n, Z, A, first, last, t, n0, n0 + u, m, bits, scale)
-        for s in range(first, last):
+            _exp_pass(Z, s, t, n0, n0 + u, codes, m, bits, scale)
             for k in range(u):
+                n = _activation(codes[n0 + k], Z[s, t, n0 + k], m[k])
+                z = A[s, t, z0 + k]
                 h_prev = H[s, t - 1, k] if t > 0 else 0.0
-                z, n = A[s, t, z0 + k], A[s, t, n0 + k]
+                A[s, t, n0 + k] = n
                 H[s, t, k] = (1.0 - z) * n + z * h_prev
 
 
 @njit(cache=True, parallel=True)
-def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, code_n, code_r, code_z, m, bits, scale):
+def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, code_n, code_r, code_z, m[c], bits[c],
-                           scale[c])
+        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m[c], bits[c], scale[c])
 
 
 @njit(**FAST)
-def _gru_backward_chunk(first, last, dH, X, UT, VT, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                         code_n, code_r, code_z):
     u = np.uint64(H.shape[2])
     z0, n0 = u, u + u
-    for t in range(Z.shape[1] - 1, -1, -1):
-        for s in range(first, last):
+    for s in range(first, last):
+        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
+        for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
+                r, z, n = A[s, t, k], A[s, t, z0 + k], A[s, t, n0 + k]
                 h_prev = H[s, t - 1, k] if t > 0 else 0.0
-                z, n = A[s, t, z0 + k], A[s, t, n0 + k]
                 d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
-                dZ[s, t, n0 + k] = d * (1.0 - z)  # dn
-                dZ[s, t, z0 + k] = d * (h_prev - n)  # dz
+                dz_n = d * (1.0 - z) * _derivative(code_n, Z[s, t, n0 + k], n)
+                dz_z = d * (h_prev - n) * _derivative(code_z, Z[s, t, z0 + k], z)
+                dz_r = dz_n * Hn[s, t, k] * _derivative(code_r, Z[s, t, k], r)
+                dZ[s, t, k], dZ[s, t, z0 + k], dZ[s, t, n0 + k] = dz_r, dz_z, dz_n
+                dP[s, t, k], dP[s, t, z0 + k], dP[s, t, n0 + k] = dz_r, dz_z, dz_n * r  # dHn = dZ_n r
                 dh[s, 0, k] = d * z  # the direct path h_{t-1} -> h_t
-        _times_derivative(code_n, dZ, Z, A, first, last, t, n0, n0 + u)
-        _times_derivative(code_z, dZ, Z, A, first, last, t, z0, n0)
-        for s in range(first, last):
+            _add_product_transposed(dh, s, 0, dP, s, t, V)  # + dP V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
             for k in range(u):
-                dP[s, t, n0 + k] = dZ[s, t, n0 + k] * A[s, t, k]  # dHn = dZ_n r
-                dZ[s, t, k] = dZ[s, t, n0 + k] * Hn[s, t, k]  # dr = dZ_n Hn
                 dbh[k] += dP[s, t, n0 + k]
-        _times_derivative(code_r, dZ, Z, A, first, last, t, 0, z0)
-        for s in range(first, last):
-            for j in range(n0):
-                dP[s, t, j] = dZ[s, t, j]
-        _add_product(dh, 0, dP, t, VT, first, last)
-        _add_parameter_gradients(dX, dU, dV, db, X, H, dZ, dP, UT, first, last, t)
+    _add_weight_gradients(dU, db, X, 0, dZ, first, last)
+    _add_weight_gradients(dV, db[:0], H, 1, dP, first, last)
 
 
 @njit(cache=True, parallel=True)
-def _gru_backward_parallel(chunks, dH, X, UT, VT, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                            code_n, code_r, code_z):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_backward_chunk(first, last, dH, X, UT, VT, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z)
 
 
@@ -364,13 +383,13 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     H, A, Hn = np.empty((m, steps, u), dtype=X.dtype), np.empty_like(Z), np.empty((m, steps, u), dtype=X.dtype)
     P = np.empty((m, 1, 3 * u), dtype=X.dtype)  # this step's recurrent side
     chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, u)
+    scratch = _exp_scratch(chunks, 2 * u)
     X, U, V, b, bh = _contiguous(X, U, V, b, bh)
-    codes = (activation, reset_gate, update_gate)
+    codes = _row_codes(u, reset_gate, update_gate, activation)
     if chunks == 1:
-        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, *codes, *(a[0] for a in scratch))
+        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, *(a[0] for a in scratch))
     else:
-        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, *codes, *scratch)
+        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, *scratch)
     return H, Z, A, Hn
 
 
@@ -380,12 +399,12 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
     chunks = _chunks(m)
     dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
-    dH, X, UT, VT = _contiguous(dH, X, U.T, V.T)
+    dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
     if chunks == 1:
-        _gru_backward_chunk(0, m, dH, X, UT, VT, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes)
+        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes)
     else:
-        _gru_backward_parallel(chunks, dH, X, UT, VT, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes)
+        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
@@ -393,73 +412,69 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 
 
 @njit(**FAST)
-def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, code_c, code_g, code_i, code_f, code_o,
-                        m, bits, scale):
+def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale):
     u = np.uint64(H.shape[2])
     f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
-    for t in range(Z.shape[1]):
-        _set_input_side(Z, X, U, b, first, last, t)
-        if t > 0:
-            _add_product(Z, t, H, t - 1, V, first, last)
-        _activate(code_i, Z, A, first, last, t, 0, f0, m, bits, scale)
-        _activate(code_f, Z, A, first, last, t, f0, g0, m, bits, scale)
-        _activate(code_g, Z, A, first, last, t, g0, o0, m, bits, scale)
-        _activate(code_o, Z, A, first, last, t, o0, o0 + u, m, bits, scale)
-        for s in range(first, last):
+    cell = np.full(u, code_c)  # the cell's activation code, per value (for _exp_pass)
+    for s in range(first, last):
+        for t in range(Z.shape[1]):
+            for j in range(b.shape[0]):
+                Z[s, t, j] = b[j]
+            _add_product(Z, s, t, X, s, t, U)
+            if t > 0:
+                _add_product(Z, s, t, H, s, t - 1, V)
+            _exp_pass(Z, s, t, 0, o0 + u, codes, m, bits, scale)
+            for j in range(o0 + u):
+                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j])  # i, f, g, o
             for k in range(u):
                 c_prev = C[s, t - 1, k] if t > 0 else 0.0
                 C[s, t, k] = A[s, t, f0 + k] * c_prev + A[s, t, k] * A[s, t, g0 + k]  # f C + i g
-        _activate(code_c, C, S, first, last, t, 0, u, m, bits, scale)
-        for s in range(first, last):
+            _exp_pass(C, s, t, 0, u, cell, m, bits, scale)
             for k in range(u):
+                S[s, t, k] = _activation(code_c, C[s, t, k], m[k])
                 H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]  # o S
 
 
 @njit(cache=True, parallel=True)
-def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, code_c, code_g, code_i, code_f, code_o,
-                           m, bits, scale):
+def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, code_c, code_g, code_i, code_f, code_o,
-                            m[c], bits[c], scale[c])
+        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m[c], bits[c], scale[c])
 
 
 @njit(**FAST)
-def _lstm_backward_chunk(first, last, dH, X, UT, VT, H, C, S, Z, A, dZ, dS, dh, dc, dX, dU, dV, db,
+def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o):
     u = np.uint64(C.shape[2])
     f0, g0, o0 = u, u + u, u + u + u
-    for t in range(Z.shape[1] - 1, -1, -1):
-        for s in range(first, last):
+    for s in range(first, last):
+        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
+        dc[s, 0, :] = 0.0  # ... and to C_t
+        for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
-                dh[s, 0, k] += dH[s, t, k]  # now the whole dL/dh_t
-                dS[s, t, k] = dh[s, 0, k] * A[s, t, o0 + k]  # dL/dS = dh o
-        _times_derivative(code_c, dS, C, S, first, last, t, 0, u)  # dS fc'(C)
-        for s in range(first, last):
-            for k in range(u):
+                i, f, g, o = A[s, t, k], A[s, t, f0 + k], A[s, t, g0 + k], A[s, t, o0 + k]
                 c_prev = C[s, t - 1, k] if t > 0 else 0.0
-                d_c = dc[s, 0, k] + dS[s, t, k]  # dL/dC_t (dc: what step t+1 sent back)
-                dZ[s, t, k] = d_c * A[s, t, g0 + k]  # di = dC g
-                dZ[s, t, f0 + k] = d_c * c_prev  # df = dC C_{t-1}
-                dZ[s, t, g0 + k] = d_c * A[s, t, k]  # dg = dC i
-                dZ[s, t, o0 + k] = dh[s, 0, k] * S[s, t, k]  # do = dh S
-                dc[s, 0, k] = d_c * A[s, t, f0 + k]  # to C_{t-1}: dC f
+                d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
+                dC = dc[s, 0, k] + d * o * _derivative(code_c, C[s, t, k], S[s, t, k])  # dL/dC_t
+                dZ[s, t, k] = dC * g * _derivative(code_i, Z[s, t, k], i)
+                dZ[s, t, f0 + k] = dC * c_prev * _derivative(code_f, Z[s, t, f0 + k], f)
+                dZ[s, t, g0 + k] = dC * i * _derivative(code_g, Z[s, t, g0 + k], g)
+                dZ[s, t, o0 + k] = d * S[s, t, k] * _derivative(code_o, Z[s, t, o0 + k], o)
+                dc[s, 0, k] = dC * f  # to C_{t-1}
                 dh[s, 0, k] = 0.0
-        _times_derivative(code_i, dZ, Z, A, first, last, t, 0, f0)
-        _times_derivative(code_f, dZ, Z, A, first, last, t, f0, g0)
-        _times_derivative(code_g, dZ, Z, A, first, last, t, g0, o0)
-        _times_derivative(code_o, dZ, Z, A, first, last, t, o0, o0 + u)
-        if t > 0:
-            _add_product(dh, 0, dZ, t, VT, first, last)  # to h_{t-1}: dZ V^T
-        _add_parameter_gradients(dX, dU, dV, db, X, H, dZ, dZ, UT, first, last, t)
+            if t > 0:
+                _add_product_transposed(dh, s, 0, dZ, s, t, V)  # to h_{t-1}: dZ V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
+    _add_weight_gradients(dU, db, X, 0, dZ, first, last)
+    _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(cache=True, parallel=True)
-def _lstm_backward_parallel(chunks, dH, X, UT, VT, H, C, S, Z, A, dZ, dS, dh, dc, dX, dU, dV, db,
+def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
                             code_c, code_g, code_i, code_f, code_o):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_backward_chunk(first, last, dH, X, UT, VT, H, C, S, Z, A, dZ, dS, dh, dc, dX, dU[c], dV[c], db[c],
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o)
 
 
@@ -470,13 +485,13 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     H = np.empty((m, steps, u), dtype=X.dtype)
     C, S, A = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
     chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, u)
+    scratch = _exp_scratch(chunks, 4 * u)
     X, U, V, b = _contiguous(X, U, V, b)
-    codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    codes = _row_codes(u, input_gate, forget_gate, candidate_activation, output_gate)
     if chunks == 1:
-        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, *codes, *(a[0] for a in scratch))
+        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, *(a[0] for a in scratch))
     else:
-        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, *codes, *scratch)
+        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, *scratch)
     return H, C, S, Z, A
 
 
@@ -485,18 +500,23 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
     chunks = _chunks(m)
-    dZ, dS, dX = np.empty_like(Z), np.empty_like(C), _zeros(X, *X.shape)
+    dZ, dX = np.empty_like(Z), _zeros(X, *X.shape)
     dh, dc, (dU, dV, db) = _zeros(X, m, 1, u), _zeros(X, m, 1, u), _sums(X, chunks, U, V)
-    dH, X, UT, VT = _contiguous(dH, X, U.T, V.T)
+    dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     if chunks == 1:
-        _lstm_backward_chunk(0, m, dH, X, UT, VT, H, C, S, Z, A, dZ, dS, dh, dc, dX, dU[0], dV[0], db[0], *codes)
+        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes)
     else:
-        _lstm_backward_parallel(chunks, dH, X, UT, VT, H, C, S, Z, A, dZ, dS, dh, dc, dX, dU, dV, db, *codes)
+        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- allocation
+
+
+def _row_codes(units, *gate_codes):
+    """The activation code of every value in a row of gates: each gate's code, units times."""
+    return np.repeat(np.asarray(gate_codes, dtype=np.int64), units)
 
 
 def _contiguous(*arrays):
@@ -513,8 +533,8 @@ def _sums(like, chunks, U, V):
 
 
 def _exp_scratch(chunks: int, width: int):
-    """Scratch rows for _exp_of_minus, one per chunk: its result (float64), the int64
-    bits of 2^n, and their float64 view."""
+    """Scratch rows for _exp_pass, one per chunk: its result (float64), the int64 bits
+    of 2^n, and their float64 view."""
     m = np.empty((chunks, width))
     bits = np.empty((chunks, width), dtype=np.int64)
     return m, bits, bits.view(np.float64)
