@@ -35,6 +35,9 @@ the reference code for any other activation). How they are organised for speed:
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -71,45 +74,62 @@ def _bounds(chunks, c, samples):
 # (pairs, then pairs of pairs: a short chain of dependent operations); then
 # exp(x) = 2^n (r Q) + 2^n and expm1(x) = 2^n (r Q) + (2^n - 1), exact steps but the
 # last. 2^n is built from its bits, exponent n + 1023 in bits 52.. of an int64, read
-# back as a float64 through a view of the same memory (``scale``), hence two loops.
-# Below EXP_FLOOR, exp(x) is taken as 0 (the values dropped are under 3e-308).
+# back as a float64 through a view of the same memory (``scale``), hence two loops
+# (float32: exponent n + 127 in bits 23.. of an int32). Below EXP_FLOOR, exp(x) is
+# taken as 0 (the values dropped are below the smallest normal number).
 
-LOG2E = 1.4426950408889634
-LN2_HI = 0.693145751953125
-LN2_LO = 1.4286068203094173e-06
-EXP_FLOOR = -708.0
+# Every constant a formula uses comes from K, an array of the data's dtype, so that
+# float32 data is computed in float32 (eight values per AVX2 instruction, not four);
+# I holds the integer constants of 2^n in the matching integer width.
+ZERO, ONE, TWO, HALF, LOG2E, LN2_HI, LN2_LO, EXP_FLOOR, TAYLOR = range(9)
+BIAS, SHIFT = range(2)
+
+
+@functools.lru_cache(maxsize=None)
+def _constants(dtype):
+    """(K, I) for float32 or float64 data (made once per dtype)."""
+    dtype = np.dtype(dtype)
+    single = dtype == np.float32
+    floor = -87.0 if single else -708.0  # exp(floor) is about the smallest normal number
+    taylor = [1.0 / math.factorial(k) for k in range(2, 14)]  # 1/2!, ..., 1/13!
+    K = np.array([0.0, 1.0, 2.0, 0.5, 1.4426950408889634, 0.693145751953125, 1.4286068203094173e-06, floor]
+                 + taylor, dtype=dtype)
+    I = np.array([127, 23] if single else [1023, 52], dtype=np.int32 if single else np.int64)
+    return K, I
 
 
 @njit(**INLINE)
-def _expm1_taylor(r):
+def _expm1_taylor(r, q):
+    """exp(r) - 1 = r (1 + r/2! + ... + r^12/13!) by Estrin's scheme, with
+    q = (1/2!, 1/3!, ..., 1/13!, 1)."""
     r2 = r * r
     r4 = r2 * r2
-    q01 = 1.0 + r * 0.5
-    q23 = 0.16666666666666666 + r * 0.041666666666666664
-    q45 = 0.008333333333333333 + r * 0.001388888888888889
-    q67 = 0.0001984126984126984 + r * 2.48015873015873e-05
-    q89 = 2.7557319223985893e-06 + r * 2.755731922398589e-07
-    q1011 = 2.505210838544172e-08 + r * 2.08767569878681e-09
-    low = (q01 + r2 * q23) + r4 * (q45 + r2 * q67)
-    high = (q89 + r2 * q1011) + r4 * (1.6059043836821613e-10 * r2)
+    low = ((q[12] + r * q[0]) + r2 * (q[1] + r * q[2])) + r4 * ((q[3] + r * q[4]) + r2 * (q[5] + r * q[6]))
+    high = ((q[7] + r * q[8]) + r2 * (q[9] + r * q[10])) + r4 * q[11]
     return r * (low + (r4 * r4) * high)
 
 
 @njit(**INLINE)
-def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale):
+def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale, K, I):
     """out[j - lo] = what the activation of code codes[j] needs from exp, for
     lo <= j < hi: exp(-|z|) for sigmoid, expm1(-2|z|) for tanh (0 for the others)."""
+    # Constants are read once, before the loops: a load from K inside a loop, which
+    # might alias the arrays written there, would stop vectorisation.
+    zero, one, two, half, floor = K[ZERO], K[ONE], K[TWO], K[HALF], K[EXP_FLOOR]
+    log2e, ln2_hi, ln2_lo, bias, shift = K[LOG2E], K[LN2_HI], K[LN2_LO], I[BIAS], I[SHIFT]
+    q = (K[TAYLOR], K[TAYLOR + 1], K[TAYLOR + 2], K[TAYLOR + 3], K[TAYLOR + 4], K[TAYLOR + 5], K[TAYLOR + 6],
+         K[TAYLOR + 7], K[TAYLOR + 8], K[TAYLOR + 9], K[TAYLOR + 10], K[TAYLOR + 11], one)
     for j in range(lo, hi):
-        factor = 1.0 if codes[j] == SIGMOID else (2.0 if codes[j] == TANH else 0.0)
-        x = max(-factor * abs(Z[s, t, j]), EXP_FLOOR)
-        n = np.floor(x * LOG2E + 0.5)
-        out[j - lo] = _expm1_taylor((x - n * LN2_HI) - n * LN2_LO)
-        bits[j - lo] = (np.int64(np.int32(n)) + 1023) << 52
+        factor = one if codes[j] == SIGMOID else (two if codes[j] == TANH else zero)
+        x = max(-factor * abs(Z[s, t, j]), floor)
+        n = np.floor(x * log2e + half)
+        out[j - lo] = _expm1_taylor((x - n * ln2_hi) - n * ln2_lo, q)
+        bits[j - lo] = (np.int32(n) + bias) << shift
     for j in range(lo, hi):
-        minus = 1.0 if codes[j] == TANH else 0.0
-        factor = 1.0 if codes[j] == SIGMOID else (2.0 if codes[j] == TANH else 0.0)
+        factor = one if codes[j] == SIGMOID else (two if codes[j] == TANH else zero)
+        minus = one if codes[j] == TANH else zero
         value = scale[j - lo] * out[j - lo] + (scale[j - lo] - minus)
-        out[j - lo] = value if -factor * abs(Z[s, t, j]) > EXP_FLOOR else 0.0 - minus
+        out[j - lo] = value if -factor * abs(Z[s, t, j]) > floor else zero - minus
 
 
 # --------------------------------------------------------------------------- activations
@@ -124,32 +144,23 @@ def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale):
 
 
 @njit(**INLINE)
-def _activation(code, z, e):
-    if code == SIGMOID:
-        top, bottom = (1.0 if z >= 0 else e), 1.0 + e
-    elif code == TANH:
-        top, bottom = (-e if z >= 0 else e), 2.0 + e
-    elif code == RELU:
-        top, bottom = (z if z > 0 else 0.0), 1.0
-    elif code == SOFTSIGN:
-        top, bottom = z, 1.0 + abs(z)
-    else:
-        top, bottom = z, 1.0
+def _activation(code, z, e, zero, one, two):
+    # One expression of choices, not if/elif: LLVM vectorises choices, not branches.
+    positive = z >= 0
+    top = (one if positive else e) if code == SIGMOID else (
+        (-e if positive else e) if code == TANH else ((z if z > 0 else zero) if code == RELU else z))
+    bottom = (one + e) if code == SIGMOID else (
+        (two + e) if code == TANH else ((one + abs(z)) if code == SOFTSIGN else one))
     value = top / bottom
     return value if z == z else z
 
 
 @njit(**INLINE)
-def _derivative(code, z, a):
-    if code == SIGMOID:
-        return a * (1.0 - a)
-    if code == TANH:
-        return 1.0 - a * a
-    if code == RELU:
-        return 1.0 if z > 0 else 0.0
-    if code == SOFTSIGN:
-        return (1.0 - abs(a)) * (1.0 - abs(a))
-    return 1.0
+def _derivative(code, z, a, zero, one):
+    return (a * (one - a)) if code == SIGMOID else (
+        (one - a * a) if code == TANH else (
+            (one if z > 0 else zero) if code == RELU else (
+                ((one - abs(a)) * (one - abs(a))) if code == SOFTSIGN else one)))
 
 
 # --------------------------------------------------------------------------- products
@@ -172,12 +183,12 @@ def _add_product(Out, so, to, H, sh, th, W):
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
-def _add_product_transposed(Out, so, to, D, s, t, W):
+def _add_product_transposed(Out, so, to, D, s, t, W, zero):
     """Out[so, to] += D[s, t] @ W^T: four dot products with rows of W per pass along D."""
     rows, width = W.shape
     k = 0
     while k + 4 <= rows:
-        a0 = a1 = a2 = a3 = 0.0
+        a0 = a1 = a2 = a3 = zero
         for j in range(width):
             d = D[s, t, j]
             a0 += W[k, j] * d
@@ -190,7 +201,7 @@ def _add_product_transposed(Out, so, to, D, s, t, W):
         Out[so, to, k + 3] += a3
         k += 4
     while k < rows:
-        a = 0.0
+        a = zero
         for j in range(width):
             a += W[k, j] * D[s, t, j]
         Out[so, to, k] += a
@@ -227,8 +238,9 @@ def _add_weight_gradients(dW, db, H, shift, dZ, first, last):
 
 
 @njit(**FAST)
-def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale):
+def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale, K, I):
     u = np.uint64(H.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     for s in range(first, last):
         for t in range(Z.shape[1]):
             for j in range(b.shape[0]):
@@ -236,40 +248,41 @@ def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale):
             _add_product(Z, s, t, X, s, t, U)
             if t > 0:
                 _add_product(Z, s, t, H, s, t - 1, V)
-            _exp_pass(Z, s, t, 0, u, codes, m, bits, scale)
+            _exp_pass(Z, s, t, 0, u, codes, m, bits, scale, K, I)
             for k in range(u):
-                H[s, t, k] = _activation(codes[k], Z[s, t, k], m[k])
+                H[s, t, k] = _activation(codes[k], Z[s, t, k], m[k], zero, one, two)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, m, bits, scale):
+def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, m, bits, scale, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m[c], bits[c], scale[c])
+        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m[c], bits[c], scale[c], K, I)
 
 
 @njit(**FAST)
-def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code):
+def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K, I):
     u = np.uint64(H.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
                 d = dH[s, t, k] + dh[s, 0, k]
-                dZ[s, t, k] = d * _derivative(code, Z[s, t, k], H[s, t, k])
-                dh[s, 0, k] = 0.0
+                dZ[s, t, k] = d * _derivative(code, Z[s, t, k], H[s, t, k], zero, one)
+                dh[s, 0, k] = zero
             if t > 0:
-                _add_product_transposed(dh, s, 0, dZ, s, t, V)  # to h_{t-1}: dZ V^T
-            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
+                _add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
     _add_weight_gradients(dU, db, X, 0, dZ, first, last)
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code):
+def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code)
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K, I)
 
 
 def rnn_forward(X, U, V, b, activation):
@@ -277,27 +290,27 @@ def rnn_forward(X, U, V, b, activation):
     (m, steps, _), u = X.shape, V.shape[0]
     Z = np.empty((m, steps, u), dtype=X.dtype)
     H = np.empty_like(Z)
-    chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, u)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    scratch = _exp_scratch(chunks, u, X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
-    codes = _row_codes(u, activation)
+    codes = _row_codes(u, X.dtype, activation)
     if chunks == 1:
-        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, *(a[0] for a in scratch))
+        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, *(a[0] for a in scratch), K, I)
     else:
-        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, *scratch)
+        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, *scratch, K, I)
     return H, Z
 
 
 def rnn_backward(dH, X, U, V, H, Z, activation):
     """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks = _chunks(m)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
     dZ, dh, dX, (dU, dV, db) = np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     if chunks == 1:
-        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation)
+        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation, K, I)
     else:
-        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation)
+        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K, I)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
@@ -305,8 +318,9 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 
 
 @njit(**FAST)
-def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale):
+def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale, K, I):
     u = np.uint64(H.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     z0, n0 = u, u + u  # where the z and n blocks start in a row of 3u
     for s in range(first, last):
         for t in range(Z.shape[1]):
@@ -314,53 +328,54 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bi
                 Z[s, t, j] = b[j]
             _add_product(Z, s, t, X, s, t, U)
             for j in range(P.shape[2]):
-                P[s, 0, j] = 0.0
+                P[s, 0, j] = zero
             if t > 0:
                 _add_product(P, s, 0, H, s, t - 1, V)  # P = h_{t-1} V = [P_r | P_z | P_n]
             for j in range(n0):
                 Z[s, t, j] += P[s, 0, j]
-            _exp_pass(Z, s, t, 0, n0, codes, m, bits, scale)
+            _exp_pass(Z, s, t, 0, n0, codes, m, bits, scale, K, I)
             for j in range(n0):
-                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j])  # r, z
+                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j], zero, one, two)  # r, z
             for k in range(u):
                 Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
                 Z[s, t, n0 + k] += A[s, t, k] * Hn[s, t, k]  # + r Hn
-            _exp_pass(Z, s, t, n0, n0 + u, codes, m, bits, scale)
+            _exp_pass(Z, s, t, n0, n0 + u, codes, m, bits, scale, K, I)
             for k in range(u):
-                n = _activation(codes[n0 + k], Z[s, t, n0 + k], m[k])
+                n = _activation(codes[n0 + k], Z[s, t, n0 + k], m[k], zero, one, two)
                 z = A[s, t, z0 + k]
-                h_prev = H[s, t - 1, k] if t > 0 else 0.0
+                h_prev = H[s, t - 1, k] if t > 0 else zero
                 A[s, t, n0 + k] = n
-                H[s, t, k] = (1.0 - z) * n + z * h_prev
+                H[s, t, k] = (one - z) * n + z * h_prev
 
 
 @njit(cache=True, parallel=True)
-def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale):
+def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m[c], bits[c], scale[c])
+        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m[c], bits[c], scale[c], K, I)
 
 
 @njit(**FAST)
 def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
-                        code_n, code_r, code_z):
+                        code_n, code_r, code_z, K, I):
     u = np.uint64(H.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     z0, n0 = u, u + u
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
                 r, z, n = A[s, t, k], A[s, t, z0 + k], A[s, t, n0 + k]
-                h_prev = H[s, t - 1, k] if t > 0 else 0.0
+                h_prev = H[s, t - 1, k] if t > 0 else zero
                 d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
-                dz_n = d * (1.0 - z) * _derivative(code_n, Z[s, t, n0 + k], n)
-                dz_z = d * (h_prev - n) * _derivative(code_z, Z[s, t, z0 + k], z)
-                dz_r = dz_n * Hn[s, t, k] * _derivative(code_r, Z[s, t, k], r)
+                dz_n = d * (one - z) * _derivative(code_n, Z[s, t, n0 + k], n, zero, one)
+                dz_z = d * (h_prev - n) * _derivative(code_z, Z[s, t, z0 + k], z, zero, one)
+                dz_r = dz_n * Hn[s, t, k] * _derivative(code_r, Z[s, t, k], r, zero, one)
                 dZ[s, t, k], dZ[s, t, z0 + k], dZ[s, t, n0 + k] = dz_r, dz_z, dz_n
                 dP[s, t, k], dP[s, t, z0 + k], dP[s, t, n0 + k] = dz_r, dz_z, dz_n * r  # dHn = dZ_n r
                 dh[s, 0, k] = d * z  # the direct path h_{t-1} -> h_t
-            _add_product_transposed(dh, s, 0, dP, s, t, V)  # + dP V^T
-            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
+            _add_product_transposed(dh, s, 0, dP, s, t, V, K[ZERO])  # + dP V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
             for k in range(u):
                 dbh[k] += dP[s, t, n0 + k]
     _add_weight_gradients(dU, db, X, 0, dZ, first, last)
@@ -369,11 +384,11 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
 
 @njit(cache=True, parallel=True)
 def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
-                           code_n, code_r, code_z):
+                           code_n, code_r, code_z, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
-                            code_n, code_r, code_z)
+                            code_n, code_r, code_z, K, I)
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
@@ -382,29 +397,29 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     Z = np.empty((m, steps, 3 * u), dtype=X.dtype)
     H, A, Hn = np.empty((m, steps, u), dtype=X.dtype), np.empty_like(Z), np.empty((m, steps, u), dtype=X.dtype)
     P = np.empty((m, 1, 3 * u), dtype=X.dtype)  # this step's recurrent side
-    chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, 2 * u)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    scratch = _exp_scratch(chunks, 2 * u, X.dtype)
     X, U, V, b, bh = _contiguous(X, U, V, b, bh)
-    codes = _row_codes(u, reset_gate, update_gate, activation)
+    codes = _row_codes(u, X.dtype, reset_gate, update_gate, activation)
     if chunks == 1:
-        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, *(a[0] for a in scratch))
+        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, *(a[0] for a in scratch), K, I)
     else:
-        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, *scratch)
+        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, *scratch, K, I)
     return H, Z, A, Hn
 
 
 def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
     m, u = X.shape[0], V.shape[0]
-    chunks = _chunks(m)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
     dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
     if chunks == 1:
-        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes)
+        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes, K, I)
     else:
-        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes)
+        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K, I)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
@@ -412,10 +427,11 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 
 
 @njit(**FAST)
-def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale):
+def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale, K, I):
     u = np.uint64(H.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
-    cell = np.full(u, code_c)  # the cell's activation code, per value (for _exp_pass)
+    cell = np.full(u, code_c, dtype=codes.dtype)  # the cell's activation code, per value
     for s in range(first, last):
         for t in range(Z.shape[1]):
             for j in range(b.shape[0]):
@@ -423,29 +439,30 @@ def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m
             _add_product(Z, s, t, X, s, t, U)
             if t > 0:
                 _add_product(Z, s, t, H, s, t - 1, V)
-            _exp_pass(Z, s, t, 0, o0 + u, codes, m, bits, scale)
+            _exp_pass(Z, s, t, 0, o0 + u, codes, m, bits, scale, K, I)
             for j in range(o0 + u):
-                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j])  # i, f, g, o
+                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j], zero, one, two)  # i, f, g, o
             for k in range(u):
-                c_prev = C[s, t - 1, k] if t > 0 else 0.0
+                c_prev = C[s, t - 1, k] if t > 0 else zero
                 C[s, t, k] = A[s, t, f0 + k] * c_prev + A[s, t, k] * A[s, t, g0 + k]  # f C + i g
-            _exp_pass(C, s, t, 0, u, cell, m, bits, scale)
+            _exp_pass(C, s, t, 0, u, cell, m, bits, scale, K, I)
             for k in range(u):
-                S[s, t, k] = _activation(code_c, C[s, t, k], m[k])
+                S[s, t, k] = _activation(code_c, C[s, t, k], m[k], zero, one, two)
                 H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]  # o S
 
 
 @njit(cache=True, parallel=True)
-def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale):
+def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m[c], bits[c], scale[c])
+        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m[c], bits[c], scale[c], K, I)
 
 
 @njit(**FAST)
 def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
-                         code_c, code_g, code_i, code_f, code_o):
+                         code_c, code_g, code_i, code_f, code_o, K, I):
     u = np.uint64(C.shape[2])
+    zero, one, two = K[ZERO], K[ONE], K[TWO]
     f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
@@ -453,29 +470,29 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
         for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
                 i, f, g, o = A[s, t, k], A[s, t, f0 + k], A[s, t, g0 + k], A[s, t, o0 + k]
-                c_prev = C[s, t - 1, k] if t > 0 else 0.0
+                c_prev = C[s, t - 1, k] if t > 0 else zero
                 d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
-                dC = dc[s, 0, k] + d * o * _derivative(code_c, C[s, t, k], S[s, t, k])  # dL/dC_t
-                dZ[s, t, k] = dC * g * _derivative(code_i, Z[s, t, k], i)
-                dZ[s, t, f0 + k] = dC * c_prev * _derivative(code_f, Z[s, t, f0 + k], f)
-                dZ[s, t, g0 + k] = dC * i * _derivative(code_g, Z[s, t, g0 + k], g)
-                dZ[s, t, o0 + k] = d * S[s, t, k] * _derivative(code_o, Z[s, t, o0 + k], o)
+                dC = dc[s, 0, k] + d * o * _derivative(code_c, C[s, t, k], S[s, t, k], zero, one)  # dL/dC_t
+                dZ[s, t, k] = dC * g * _derivative(code_i, Z[s, t, k], i, zero, one)
+                dZ[s, t, f0 + k] = dC * c_prev * _derivative(code_f, Z[s, t, f0 + k], f, zero, one)
+                dZ[s, t, g0 + k] = dC * i * _derivative(code_g, Z[s, t, g0 + k], g, zero, one)
+                dZ[s, t, o0 + k] = d * S[s, t, k] * _derivative(code_o, Z[s, t, o0 + k], o, zero, one)
                 dc[s, 0, k] = dC * f  # to C_{t-1}
-                dh[s, 0, k] = 0.0
+                dh[s, 0, k] = zero
             if t > 0:
-                _add_product_transposed(dh, s, 0, dZ, s, t, V)  # to h_{t-1}: dZ V^T
-            _add_product_transposed(dX, s, t, dZ, s, t, U)  # dX_t = dZ_t U^T
+                _add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
+            _add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
     _add_weight_gradients(dU, db, X, 0, dZ, first, last)
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(cache=True, parallel=True)
 def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
-                            code_c, code_g, code_i, code_f, code_o):
+                            code_c, code_g, code_i, code_f, code_o, K, I):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
-                             code_c, code_g, code_i, code_f, code_o)
+                             code_c, code_g, code_i, code_f, code_o, K, I)
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
@@ -484,14 +501,14 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     Z = np.empty((m, steps, 4 * u), dtype=X.dtype)
     H = np.empty((m, steps, u), dtype=X.dtype)
     C, S, A = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
-    chunks = _chunks(m)
-    scratch = _exp_scratch(chunks, 4 * u)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    scratch = _exp_scratch(chunks, 4 * u, X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
-    codes = _row_codes(u, input_gate, forget_gate, candidate_activation, output_gate)
+    codes = _row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
     if chunks == 1:
-        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, *(a[0] for a in scratch))
+        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, *(a[0] for a in scratch), K, I)
     else:
-        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, *scratch)
+        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, *scratch, K, I)
     return H, C, S, Z, A
 
 
@@ -499,24 +516,25 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
                   output_gate):
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks = _chunks(m)
+    chunks, (K, I) = _chunks(m), _constants(X.dtype)
     dZ, dX = np.empty_like(Z), _zeros(X, *X.shape)
     dh, dc, (dU, dV, db) = _zeros(X, m, 1, u), _zeros(X, m, 1, u), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     if chunks == 1:
-        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes)
+        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes, K, I)
     else:
-        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes)
+        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K, I)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- allocation
 
 
-def _row_codes(units, *gate_codes):
-    """The activation code of every value in a row of gates: each gate's code, units times."""
-    return np.repeat(np.asarray(gate_codes, dtype=np.int64), units)
+def _row_codes(units, dtype, *gate_codes):
+    """The activation code of every value in a row of gates, each gate's code units
+    times, as integers as wide as the data (so that SIMD lanes line up)."""
+    return np.repeat(np.asarray(gate_codes, dtype=np.int32 if dtype == np.float32 else np.int64), units)
 
 
 def _contiguous(*arrays):
@@ -532,9 +550,9 @@ def _sums(like, chunks, U, V):
     return _zeros(like, chunks, *U.shape), _zeros(like, chunks, *V.shape), _zeros(like, chunks, U.shape[1])
 
 
-def _exp_scratch(chunks: int, width: int):
-    """Scratch rows for _exp_pass, one per chunk: its result (float64), the int64 bits
-    of 2^n, and their float64 view."""
-    m = np.empty((chunks, width))
-    bits = np.empty((chunks, width), dtype=np.int64)
-    return m, bits, bits.view(np.float64)
+def _exp_scratch(chunks: int, width: int, dtype):
+    """Scratch rows for _exp_pass, one per chunk: its result, the integer bits of 2^n
+    (int32 for float32, int64 for float64), and their floating-point view."""
+    m = np.empty((chunks, width), dtype=dtype)
+    bits = np.empty((chunks, width), dtype=np.int32 if dtype == np.float32 else np.int64)
+    return m, bits, bits.view(dtype)
