@@ -12,8 +12,10 @@ the reference code for any other activation). How they are organised for speed:
   over the chunk's (sample, step) rows. Samples are independent, so the serial version
   is one chunk and the parallel version gives each thread its own chunk (``prange``
   over chunks, with its own partial dU, dV, db, added up at the end): no thread ever
-  waits for another. The parallel variant is a separate function because Numba's disk
-  cache ignores the ``parallel`` flag.
+  waits for another before the end. The parallel variant is a separate function
+  because Numba's disk cache ignores the ``parallel`` flag. (On a machine whose cores
+  are busy with other work, the end of a parallel loop waits for the slowest thread:
+  ``numba.set_num_threads(1)`` keeps to the serial variant.)
 * No BLAS: at these sizes (u ~ 32) these loops are about as fast, and a BLAS call next
   to the parallel loops has OpenBLAS's threads and Numba's fight over the cores
   (measured: 10x slower).
@@ -113,6 +115,7 @@ def _expm1_taylor(r, q):
 def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale, K, I):
     """out[j - lo] = what the activation of code codes[j] needs from exp, for
     lo <= j < hi: exp(-|z|) for sigmoid, expm1(-2|z|) for tanh (0 for the others)."""
+    lo, hi = np.uint64(lo), np.uint64(hi)
     # Constants are read once, before the loops: a load from K inside a loop, which
     # might alias the arrays written there, would stop vectorisation.
     zero, one, two, half, floor = K[ZERO], K[ONE], K[TWO], K[HALF], K[EXP_FLOOR]
@@ -184,7 +187,8 @@ def _add_product(Out, so, to, H, sh, th, W):
 
 @njit(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 def _add_product_transposed(Out, so, to, D, s, t, W, zero):
-    """Out[so, to] += D[s, t] @ W^T: four dot products with rows of W per pass along D."""
+    """Out[so, to] += D[s, t] @ W^T: four dot products with rows of W per pass along D
+    (``reassoc`` lets LLVM split each sum into SIMD lanes)."""
     rows, width = W.shape
     k = 0
     while k + 4 <= rows:
@@ -212,7 +216,7 @@ def _add_product_transposed(Out, so, to, D, s, t, W, zero):
 def _add_weight_gradients(dW, db, H, shift, dZ, first, last):
     """dW += sum over the chunk's (s, t) rows of H[s, t - shift]^T dZ[s, t] (rows with
     t - shift < 0 count as zeros), and db += the sum of the dZ rows when db has any
-    length. Four rows per pass: dW is loaded and stored a quarter as often."""
+    length. Four steps per pass: dW is loaded and stored a quarter as often."""
     steps = dZ.shape[1]
     rows, width = dW.shape
     for s in range(first, last):
