@@ -28,6 +28,10 @@ Gradients, summing over samples and steps::
     dV = sum_t h_{t-1}^T [dZ_r | dZ_z | dHn]     dbh = sum dHn
 
 Mapping from PyTorch: U = W_ih^T, V = W_hh^T, b = b_ih + (b_hr, b_hz, 0), bh = b_hn.
+
+Caches: fc["X"], fc["Z"] (m, T, 3u) gate pre-activations, fc["G"] (m, T, 3u) gate
+values [r|z|n], fc["Hn"], fc["H"] every hidden state, fc["A"] the output; bc["dA"],
+bc["dH"] (dA spread over the steps), bc["dX"] and the parameter gradients.
 """
 
 from __future__ import annotations

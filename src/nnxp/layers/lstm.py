@@ -26,6 +26,11 @@ Gradients, summing over samples and steps::
     dU = sum_t x_t^T dZ_t     dV = sum_t h_{t-1}^T dZ_t     db = sum_t sum_rows dZ_t
 
 Mapping from PyTorch: U = W_ih^T, V = W_hh^T, b = b_ih + b_hh.
+
+Caches: fc["X"], fc["Z"] (m, T, 4u) gate pre-activations, fc["G"] (m, T, 4u) gate
+values [i|f|g|o], fc["C"] cell states, fc["S"] = fc(C), fc["H"] every hidden state,
+fc["A"] the output; bc["dA"], bc["dH"] (dA spread over the steps), bc["dX"] and the
+parameter gradients.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ Gradients, summing over samples and steps (H_prev: h_0 .. h_{T-1})::
 
 The input side x_t U + b of all steps is one product before the loop, and the sums
 over t are one product each after it (``nnxp.ops.recurrent``).
+
+Caches: fc["X"], fc["Z"] (m, T, u), fc["H"] every hidden state, fc["A"] the output;
+bc["dA"], bc["dH"] (dA spread over the steps), bc["dX"] and the parameter gradients.
 """
 
 from __future__ import annotations
