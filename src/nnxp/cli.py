@@ -2,6 +2,7 @@
 
     nnxp demo [--model mlp|cnn|lstm]   train a small network on the digits and show it all
     nnxp compare [--model ...]         the same training on several backends, side by side
+    nnxp warmup                        compile every kernel ahead of time (then cached on disk)
     nnxp info                          backends found, versions, thread counts
 
 The demo networks are defined here, once, so that the demo, the comparison and the
@@ -109,6 +110,51 @@ def compare_command(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- warmup
+
+
+def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> list[str]:
+    """Compile (or load from Numba's disk cache) every kernel of a backend, by running each
+    kernel-backed layer once forward and backward on a tiny input; returns what ran.
+
+    Numba compiles a kernel for each dtype at its first call, seconds each; afterwards it
+    is loaded from the cache in a fraction of a second. Doing it here, once, keeps that
+    cost out of the first epoch of a class demo.
+    """
+    import numpy as np
+
+    from .backend import use_backend
+    from .layers import GRU, LSTM, RNN, Convolution, Pooling
+
+    rng = np.random.default_rng(0)
+    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((8, 4, 3))
+    layers = [("Convolution", lambda: Convolution(3, 3, padding=1), images),
+              ("Convolution (no bias)", lambda: Convolution(3, 3, use_bias=False), images)]
+    layers += [(f"Pooling {mode}", lambda mode=mode: Pooling(2, mode=mode), images) for mode in ("max", "mean", "min")]
+    layers += [(cls.__name__, lambda cls=cls: cls(4, sequences=True), sequences) for cls in (RNN, GRU, LSTM)]
+    done = []
+    for dtype in dtypes:
+        with use_backend(backend_name, dtype=dtype, kernels="numba") as backend:
+            for name, make, data in layers:
+                X = backend.asarray(data)
+                layer = make().initialize(X, seed=0)
+                A = layer.forward(X)
+                layer.backward(backend.xp.ones_like(A))
+                layer.compute_gradients()
+                done.append(f"{name} {dtype}")
+    return done
+
+
+def warmup(args) -> int:
+    import time
+
+    start = time.perf_counter()
+    done = warmup_kernels(args.backend)
+    report.console().print(f"{len(done)} kernel-backed layers ready on {args.backend} "
+                           f"in {time.perf_counter() - start:.1f} s (float32 and float64)")
+    return 0
+
+
 # --------------------------------------------------------------------------- info
 
 
@@ -203,6 +249,10 @@ def main(argv=None) -> int:
     compare_parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512])
     compare_parser.add_argument("--out", default="nnxp-out", help="folder for the plot")
     compare_parser.set_defaults(run=compare_command)
+
+    warmup_parser = commands.add_parser("warmup", help="compile every kernel ahead of time (cached on disk)")
+    warmup_parser.add_argument("--backend", default="cpu", choices=["cpu", "gpu"])
+    warmup_parser.set_defaults(run=warmup)
 
     info_parser = commands.add_parser("info", help="backends, versions, threads")
     info_parser.set_defaults(run=info)
