@@ -3,7 +3,8 @@
 Each op is called twice with the same NumPy arrays, kernels="numba" and "reference":
 float64 results agree to 1e-12 relative, float32 results to float32 precision. The
 grids cover strides, every padding form, odd sizes, channel counts, ties in max and
-min pooling, and the first-layer shortcut (need_dX=False).
+min pooling, the first-layer shortcut (need_dX=False), and both convolution paths
+(direct loops for few taps, BLAS for many).
 """
 
 import itertools
@@ -11,11 +12,11 @@ import itertools
 import numpy as np
 import pytest
 
-from nnxp.backend import numba_available
 from nnxp.ops.conv import conv2d_backward, conv2d_forward
 from nnxp.ops.pool import MODES, pool2d_backward, pool2d_forward
 
-pytestmark = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+pytest.importorskip("numba", reason="numba is not installed: no CPU kernels to compare")
+from nnxp.kernels.cpu.conv import uses_blas  # noqa: E402  (needs numba)
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
 
@@ -43,11 +44,12 @@ def pool_grid():
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_conv_kernels_match_the_reference(dtype, rng):
-    failures, count = [], 0
+    failures, count, paths = [], 0, set()
     for config in conv_grid():
         k, s, padding = config["filters"]
         X = rng.standard_normal((config["batch"], *config["image"], config["channels"])).astype(dtype)
         W = rng.standard_normal((*k, config["channels"], config["F"])).astype(dtype)
+        paths.add(uses_blas(W))
         b = rng.standard_normal(config["F"]).astype(dtype) if config["bias"] else None
         Z = {mode: conv2d_forward(X, W, b, s, padding, kernels=mode) for mode in ("numba", "reference")}
         dZ = rng.standard_normal(Z["reference"].shape).astype(dtype)
@@ -62,6 +64,7 @@ def test_conv_kernels_match_the_reference(dtype, rng):
         if bad:
             failures.append(f"{config}: {bad}")
         count += 1
+    assert paths == {True, False}, "the grid must run both the loop and the BLAS kernels"
     assert count >= 40 and not failures, "\n".join(failures)
 
 
@@ -86,6 +89,7 @@ def test_pool_kernels_match_the_reference(dtype, rng):
 def test_kernels_are_cached_on_disk():
     from nnxp.kernels.cpu import conv, pool
 
-    for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat,
+    for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat, conv.wide_columns,
+                   conv.columns_to_images,
                    pool.pool_forward_loops, pool.pool_backward_loops):
         assert kernel._cache.__class__.__name__ == "FunctionCache", f"{kernel.__name__} is not cached"
