@@ -93,3 +93,18 @@ def test_kernels_are_cached_on_disk():
                    conv.columns_to_images,
                    pool.pool_forward_loops, pool.pool_backward_loops):
         assert kernel._cache.__class__.__name__ == "FunctionCache", f"{kernel.__name__} is not cached"
+
+
+def test_blas_path_in_blocks_of_samples_matches_one_block(monkeypatch, rng):
+    """A large batch is cut into blocks of samples to bound memory: same results."""
+    from nnxp.kernels.cpu import conv
+
+    X, W, b = rng.standard_normal((9, 10, 11, 6)), rng.standard_normal((5, 5, 6, 4)), rng.standard_normal(4)
+    assert conv.uses_blas(W)
+    dZ = rng.standard_normal(conv.conv2d_forward(X, W, b, (2, 1), ((1, 2), (2, 0))).shape)
+    whole = conv.conv2d_forward(X, W, b, (2, 1), ((1, 2), (2, 0))), *conv.conv2d_backward(dZ, X, W, (2, 1), ((1, 2), (2, 0)))
+    monkeypatch.setattr(conv.sample_blocks, "__defaults__", (1,))  # one sample per block
+    assert len(conv.sample_blocks(9, 1000)) == 9
+    blocks = conv.conv2d_forward(X, W, b, (2, 1), ((1, 2), (2, 0))), *conv.conv2d_backward(dZ, X, W, (2, 1), ((1, 2), (2, 0)))
+    for a, c in zip(blocks, whole):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)

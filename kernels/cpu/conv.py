@@ -206,37 +206,47 @@ def blas_forward(X, W, b, strides, padding):
     (m, H, Wd, C), (kh, kw, _, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     Hp, Wp = top + H + bottom, left + Wd + right
-    cols = scratch("cols", (kh * kw * C, m * (Hp - kh + 1) * Wp), X.dtype)
-    wide_columns(X, kh, kw, top, left, Hp, Wp, cols)
-    Zwide = np.matmul(W.reshape(-1, F).T, cols, out=scratch("Zwide", (F, cols.shape[1]), X.dtype))
-    oh, ow = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    Z = Zwide.reshape(F, m, Hp - kh + 1, Wp)[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw].transpose(1, 2, 3, 0)
-    out = np.empty(Z.shape, dtype=X.dtype)  # a copy either way: Zwide is reused
-    if b is None:
-        out[...] = Z
-    else:
-        np.add(Z, b, out=out)
-    return out
+    rows, oh, ow = Hp - kh + 1, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    Z = np.empty((m, oh, ow, F), dtype=X.dtype)
+    for first, last in sample_blocks(m, kh * kw * C * rows * Wp * X.itemsize):
+        n = last - first
+        cols = scratch("cols", (kh * kw * C, n * rows * Wp), X.dtype)
+        wide_columns(X[first:last], kh, kw, top, left, Hp, Wp, cols)
+        Zwide = np.matmul(W.reshape(-1, F).T, cols, out=scratch("Zwide", (F, cols.shape[1]), X.dtype))
+        grid = Zwide.reshape(F, n, rows, Wp)[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw]
+        Z[first:last] = grid.transpose(1, 2, 3, 0)
+    if b is not None:
+        Z += b
+    return Z
 
 
 def blas_backward(dZ, X, W, strides, padding, need_dX):
     (m, H, Wd, C), (kh, kw, _, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     Hp, Wp = top + H + bottom, left + Wd + right
-    cols = scratch("cols", (kh * kw * C, m * (Hp - kh + 1) * Wp), X.dtype)
-    wide_columns(X, kh, kw, top, left, Hp, Wp, cols)
-    dZwide = scratch("dZwide", (F, cols.shape[1]), X.dtype)
-    grid = dZwide.reshape(F, m, Hp - kh + 1, Wp)
-    grid[...] = 0  # zeros off the stride grid and in the unused columns
-    grid[:, :, :sh * (dZ.shape[1] - 1) + 1:sh, :sw * (dZ.shape[2] - 1) + 1:sw] = dZ.transpose(3, 0, 1, 2)
-    dW = (cols @ dZwide.T).reshape(W.shape)
-    db = dZwide.sum(axis=1)
-    if not need_dX:
-        return None, dW, db
-    dcols = np.matmul(W.reshape(-1, F), dZwide, out=scratch("dcols", cols.shape, X.dtype))
-    dX = np.empty_like(X)
-    columns_to_images(dcols, kh, kw, top, left, Hp, Wp, dX)
-    return dX, dW, db
+    rows, (_, oh, ow, _) = Hp - kh + 1, dZ.shape
+    dX = np.empty_like(X) if need_dX else None
+    dW_rows = np.zeros((kh * kw * C, F), dtype=X.dtype)
+    for first, last in sample_blocks(m, kh * kw * C * rows * Wp * X.itemsize):
+        n = last - first
+        cols = scratch("cols", (kh * kw * C, n * rows * Wp), X.dtype)
+        wide_columns(X[first:last], kh, kw, top, left, Hp, Wp, cols)
+        dZwide = scratch("dZwide", (F, cols.shape[1]), X.dtype)
+        grid = dZwide.reshape(F, n, rows, Wp)
+        grid[...] = 0  # zeros off the stride grid and in the unused columns
+        grid[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw] = dZ[first:last].transpose(3, 0, 1, 2)
+        dW_rows += cols @ dZwide.T
+        if need_dX:
+            dcols = np.matmul(W.reshape(-1, F), dZwide, out=scratch("dcols", cols.shape, X.dtype))
+            columns_to_images(dcols, kh, kw, top, left, Hp, Wp, dX[first:last])
+    return dX, dW_rows.reshape(W.shape), dZ.reshape(-1, F).sum(axis=0)
+
+
+def sample_blocks(m, bytes_per_sample, budget=16 * 2**20):
+    """(first, last) sample ranges whose column matrix stays within ``budget`` bytes,
+    so that memory does not grow with the batch (evaluation runs 1024 images at once)."""
+    step = max(1, budget // bytes_per_sample)
+    return [(first, min(first + step, m)) for first in range(0, m, step)]
 
 
 @numba.njit(parallel=True, cache=True)
