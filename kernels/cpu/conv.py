@@ -6,8 +6,9 @@ b (F,) or None, strides (sh, sw), padding ((top, bottom), (left, right)).
 How the loops are laid out, and why
 -----------------------------------
 Our images have few channels and few filters (1 to 16), so a loop over C or F is too
-short to keep SIMD units busy. The long dimension is the image itself. So, one sample at a time, each channel is copied, zero-padded, into one flat
-row of Hp * Wp numbers, and each output channel is computed in a "wide" flat row:
+short to keep SIMD units busy. The long dimension is the image itself. So, one
+sample at a time, each channel is copied, zero-padded, into one flat row of Hp * Wp
+numbers, and each output channel is computed in a "wide" flat row:
 output pixel (y, x) of the stride-1 convolution sits at q = y * Wp + x, and the input
 pixel under filter tap (i, j) at q + i * Wp + j. One filter tap is then one long loop::
 
@@ -35,16 +36,15 @@ writes only its own Z or dX; dW and db are summed per block of samples into priv
 partial sums added at the end, so no two threads write the same number and the
 result does not depend on timing.
 
-With many taps per filter (C * kh * kw >= 64, e.g. LeNet's second layer: 150) the
-sums go to one BLAS matrix product instead, over columns built in the same wide
-layout (see "many taps" below): measured about 2x faster there, while for few taps
-(a first layer, C = 1) the loops above are 2-4x faster than im2col + BLAS. No BLAS
-call runs inside a parallel region.
+Measured against im2col + a BLAS matrix product (batch 32-64, 2 threads): for one
+input channel (a first layer) these loops are 2-4x faster; for LeNet's second layer
+(C * kh * kw = 150) BLAS wins single-threaded (3.1 against 5.1 ms) but not on two
+threads, where these loops split perfectly and the thin products do not (float32
+2.7 against 2.5-2.9 ms, float64 3.8 against 6.0 ms). So one path: the loops, and no
+BLAS anywhere near a parallel region.
 """
 
 from __future__ import annotations
-
-import threading
 
 import numba
 import numpy as np
@@ -59,8 +59,6 @@ def conv2d_forward(X, W, b, strides, padding):
     """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward``."""
     X = np.ascontiguousarray(X)
     W = np.ascontiguousarray(W, dtype=X.dtype)
-    if uses_blas(W):
-        return blas_forward(X, W, b, strides, padding)
     (m, H, Wd, _), (kh, kw, _, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     Hp, Wp = top + H + bottom, left + Wd + right
@@ -74,8 +72,6 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
     X = np.ascontiguousarray(X)
     W = np.ascontiguousarray(W, dtype=X.dtype)
-    if uses_blas(W):
-        return blas_backward(np.ascontiguousarray(dZ, dtype=X.dtype), X, W, strides, padding, need_dX)
     (m, H, Wd, _), (kh, kw, C, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     dX = np.empty_like(X)
@@ -171,117 +167,3 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
                 for s in range(Wd):
                     for c in range(C):
                         dX[n, r, s, c] = dimage[c, (r + top) * Wp + s + left]
-
-
-# --------------------------------------------------------------------------- many taps: BLAS
-# With many taps per filter (C * kh * kw >= BLAS_TAPS) one matrix product does the sums
-# faster than the loops above (measured ~2x on LeNet's second layer). The same wide
-# layout keeps building the columns cheap: row t = (i, j, c) of the column matrix is
-# the padded image row shifted by i * Wp + j, one long copy per tap and sample:
-#
-#     cols[t, n * L + q] = Xflat[n, c, q + i * Wp + j]        (L = the wide output length)
-#     Zwide = W_rows.T @ cols            (F, m * L), one BLAS call, outside any prange
-#     dW_rows = cols @ dZwide.T,  dcols = W_rows @ dZwide,  then each sample sums its
-#     dcols rows back onto its image (dX), as the loop kernels do.
-BLAS_TAPS = 64
-_scratch = threading.local()  # per thread: name -> reusable work array
-
-
-def scratch(name, shape, dtype):
-    """A work array kept between calls. Fresh multi-megabyte arrays cost more than
-    the work done in them: the operating system hands the memory over page by page."""
-    arrays = _scratch.__dict__.setdefault("arrays", {})
-    array = arrays.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype:
-        array = arrays[name] = np.empty(shape, dtype=dtype)
-    return array
-
-
-def uses_blas(W) -> bool:
-    kh, kw, C, _ = W.shape
-    return kh * kw * C >= BLAS_TAPS
-
-
-def blas_forward(X, W, b, strides, padding):
-    (m, H, Wd, C), (kh, kw, _, F) = X.shape, W.shape
-    ((top, bottom), (left, right)), (sh, sw) = padding, strides
-    Hp, Wp = top + H + bottom, left + Wd + right
-    rows, oh, ow = Hp - kh + 1, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
-    Z = np.empty((m, oh, ow, F), dtype=X.dtype)
-    for first, last in sample_blocks(m, kh * kw * C * rows * Wp * X.itemsize):
-        n = last - first
-        cols = scratch("cols", (kh * kw * C, n * rows * Wp), X.dtype)
-        wide_columns(X[first:last], kh, kw, top, left, Hp, Wp, cols)
-        Zwide = np.matmul(W.reshape(-1, F).T, cols, out=scratch("Zwide", (F, cols.shape[1]), X.dtype))
-        grid = Zwide.reshape(F, n, rows, Wp)[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw]
-        Z[first:last] = grid.transpose(1, 2, 3, 0)
-    if b is not None:
-        Z += b
-    return Z
-
-
-def blas_backward(dZ, X, W, strides, padding, need_dX):
-    (m, H, Wd, C), (kh, kw, _, F) = X.shape, W.shape
-    ((top, bottom), (left, right)), (sh, sw) = padding, strides
-    Hp, Wp = top + H + bottom, left + Wd + right
-    rows, (_, oh, ow, _) = Hp - kh + 1, dZ.shape
-    dX = np.empty_like(X) if need_dX else None
-    dW_rows = np.zeros((kh * kw * C, F), dtype=X.dtype)
-    for first, last in sample_blocks(m, kh * kw * C * rows * Wp * X.itemsize):
-        n = last - first
-        cols = scratch("cols", (kh * kw * C, n * rows * Wp), X.dtype)
-        wide_columns(X[first:last], kh, kw, top, left, Hp, Wp, cols)
-        dZwide = scratch("dZwide", (F, cols.shape[1]), X.dtype)
-        grid = dZwide.reshape(F, n, rows, Wp)
-        grid[...] = 0  # zeros off the stride grid and in the unused columns
-        grid[:, :, :sh * (oh - 1) + 1:sh, :sw * (ow - 1) + 1:sw] = dZ[first:last].transpose(3, 0, 1, 2)
-        dW_rows += cols @ dZwide.T
-        if need_dX:
-            dcols = np.matmul(W.reshape(-1, F), dZwide, out=scratch("dcols", cols.shape, X.dtype))
-            columns_to_images(dcols, kh, kw, top, left, Hp, Wp, dX[first:last])
-    return dX, dW_rows.reshape(W.shape), dZ.reshape(-1, F).sum(axis=0)
-
-
-def sample_blocks(m, bytes_per_sample, budget=16 * 2**20):
-    """(first, last) sample ranges whose column matrix stays within ``budget`` bytes,
-    so that memory does not grow with the batch (evaluation runs 1024 images at once)."""
-    step = max(1, budget // bytes_per_sample)
-    return [(first, min(first + step, m)) for first in range(0, m, step)]
-
-
-@numba.njit(parallel=True, cache=True)
-def wide_columns(X, kh, kw, top, left, Hp, Wp, cols):
-    """cols[(i * kw + j) * C + c, n * L + q] = Xp[n] flat, channel c, at q + i * Wp + j."""
-    m, _, _, C = X.shape
-    length = (Hp - kh + 1) * Wp
-    last = length - (kw - 1)
-    for n in prange(m):
-        image = np.zeros((C, Hp * Wp), dtype=X.dtype)
-        load_flat(X, n, top, left, Wp, image)
-        for i in range(kh):
-            for j in range(kw):
-                for c in range(C):
-                    row, seen = cols[(i * kw + j) * C + c, n * length:(n + 1) * length], image[c, i * Wp + j:]
-                    for q in range(last):
-                        row[q] = seen[q]
-                    row[last:] = 0
-
-
-@numba.njit(parallel=True, cache=True)
-def columns_to_images(dcols, kh, kw, top, left, Hp, Wp, dX):
-    """dX[n]: each column row t = (i, j, c) added back onto the image, shifted by i * Wp + j."""
-    m, H, W, C = dX.shape
-    length = dcols.shape[1] // m
-    last = length - (kw - 1)
-    for n in prange(m):
-        dimage = np.zeros((C, Hp * Wp), dtype=dX.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                for c in range(C):
-                    row, dseen = dcols[(i * kw + j) * C + c, n * length:], dimage[c, i * Wp + j:]
-                    for q in range(last):
-                        dseen[q] += row[q]
-        for r in range(H):
-            for s in range(W):
-                for c in range(C):
-                    dX[n, r, s, c] = dimage[c, (r + top) * Wp + s + left]
