@@ -36,6 +36,19 @@ def test_two_backward_calls_give_the_same_result(backend, rng):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_first_layer_can_skip_the_input_gradient(backend, rng):
+    X = backend.asarray(rng.standard_normal((3, 8, 7, 2)))
+    full, first = Convolution(3, 3, strides=(1, 2), padding=1), Convolution(3, 3, strides=(1, 2), padding=1)
+    full.initialize(X, seed=5), first.initialize(X, seed=5)
+    first.input_gradient = False
+    dA = backend.asarray(rng.standard_normal(tuple(full.forward(X).shape)))
+    first.forward(X)
+    assert full.backward(dA) is not None and first.backward(dA) is None
+    full.compute_gradients(), first.compute_gradients()
+    for name in ("dW", "db"):
+        np.testing.assert_allclose(to_numpy(first.g[name]), to_numpy(full.g[name]), rtol=1e-13)
+
+
 def test_same_padding_keeps_ceil_of_size_over_stride(array_backend, rng):
     for size, k, s in [(7, 3, 1), (8, 4, 1), (7, 2, 2), (9, 5, 3), (10, 3, 3)]:
         layer = Convolution(2, k, strides=s, padding="same")

@@ -28,6 +28,9 @@ Gradients::
 The sums run in ``nnxp.ops.conv`` (im2col + one matrix product; compiled kernels when
 the backend has them), which returns dX, dW and db together since they share work:
 ``backward`` keeps dW and db in ``bc`` and ``compute_gradients`` hands them to ``g``.
+
+A first layer's dX feeds nothing: a model may set ``layer.input_gradient = False``
+there, and backward then skips it (about half its work) and returns None.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Convolution(Layer):
         self.activation = get_activation(activation)
         self.initialization = initialization
         self.use_bias = bool(use_bias)
+        self.input_gradient = True  # False: backward skips dX (for a first layer; not saved)
 
     def compute_shapes(self, X):
         check_images(self, X, None)
@@ -93,7 +97,7 @@ class Convolution(Layer):
         self.bc["dZ"] = dZ
         X = self.fc["X"]
         self.bc["dX"], self.bc["dW"], self.bc["db"] = conv2d_backward(
-            dZ, X, self.p["W"], self.strides, self.padding_for(X), kernels=self.kernels)
+            dZ, X, self.p["W"], self.strides, self.padding_for(X), self.input_gradient, kernels=self.kernels)
         return self.bc["dX"]
 
     def compute_gradients(self):

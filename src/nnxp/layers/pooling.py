@@ -70,6 +70,6 @@ class Pooling(Layer):
     def backward(self, dA):
         self.bc["dA"] = dA
         X = self.fc["X"]
-        self.bc["dX"] = pool2d_backward(dA, X, self.fc["A"], self.pool_size, self.strides, self.padding_for(X),
-                                        self.mode, kernels=self.kernels)
+        self.bc["dX"] = pool2d_backward(dA, X, self.pool_size, self.strides, self.padding_for(X), self.mode,
+                                        kernels=self.kernels)
         return self.bc["dX"]

@@ -45,14 +45,16 @@ def conv2d_forward(X, W, b, strides, padding, kernels: str = "reference"):
     return xp.reshape(Z, (m, oh, ow, F))
 
 
-def conv2d_backward(dZ, X, W, strides, padding, kernels: str = "reference"):
+def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernels: str = "reference"):
     """(dX, dW, db) from dZ = dL/dZ (m, oh, ow, F) and the forward's X and W.
 
     db is returned even for a layer without bias (it is the sum of dZ; ignore it).
+    With ``need_dX=False`` (a first layer: nothing uses dL/dX there) dX is None and
+    its cost, about half of the backward pass, is saved.
     """
     module = fast_kernels(kernels, X)
     if module is not None:
-        return module.conv2d_backward(dZ, X, W, strides, padding)
+        return module.conv2d_backward(dZ, X, W, strides, padding, need_dX)
     xp = array_namespace(dZ, X, W)
     kh, kw, C, F = W.shape
     Xp = pad_images(X, padding)
@@ -64,6 +66,8 @@ def conv2d_backward(dZ, X, W, strides, padding, kernels: str = "reference"):
 
     db = xp.sum(dZ_rows, axis=0)
     dW = xp.reshape(xp.matrix_transpose(cols) @ dZ_rows, (kh, kw, C, F))
+    if not need_dX:
+        return None, dW, db
     dcols = xp.reshape(dZ_rows @ xp.matrix_transpose(W_rows), (m, oh, ow, kh * kw, C))
     dX = crop_images(col2im(dcols, Xp.shape[1:3], (kh, kw), strides), padding)
     return dX, dW, db

@@ -11,9 +11,9 @@ mean, where the padded zeros *count* in the average (PyTorch's count_include_pad
 Backward, given dA = dL/dA::
 
     mean:       every pixel of a window receives dA / (ph * pw)
-    max, min:   the gradient goes to ONE pixel of each window: the first, in row-major
-                order, whose value equals the window's extreme (PyTorch's rule for max);
-                tied pixels after it receive nothing from that window
+    max, min:   ONE pixel of each window receives dA, the others nothing: the one
+                holding the extreme, the FIRST in row-major order when several are
+                equal (PyTorch's rule for max); argmax and argmin pick exactly it
 
 and each pixel sums what it receives from every window that covers it (col2im).
 
@@ -46,12 +46,12 @@ def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "re
     return xp.mean(windows, axis=3)
 
 
-def pool2d_backward(dA, X, A, pool_size, strides, padding, mode: str, kernels: str = "reference"):
-    """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X and A."""
+def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
+    """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X."""
     module = fast_kernels(kernels, X)
     if module is not None:
-        return module.pool2d_backward(dA, X, A, pool_size, strides, padding, mode)
-    xp = array_namespace(dA, X, A)
+        return module.pool2d_backward(dA, X, pool_size, strides, padding, mode)
+    xp = array_namespace(dA, X)
     Xp = pad_images(X, padding, _PAD_VALUE[mode])
     windows = im2col(Xp, pool_size, strides)  # (m, oh, ow, k, C), k = ph * pw
     k = windows.shape[3]
@@ -59,9 +59,8 @@ def pool2d_backward(dA, X, A, pool_size, strides, padding, mode: str, kernels: s
     if mode == "mean":
         dcols = xp.broadcast_to(dA / k, windows.shape)
     else:
-        # The first offset holding the extreme: among the hits, the one whose running
-        # count of hits is 1.
-        hits = windows == A[:, :, :, None, :]
-        first = hits & (xp.cumulative_sum(xp.astype(hits, xp.int32), axis=3) == 1)
-        dcols = xp.where(first, dA, 0.0)
+        # argmax and argmin return the first of equal values: the tie rule, for free
+        first = xp.argmax(windows, axis=3) if mode == "max" else xp.argmin(windows, axis=3)  # (m, oh, ow, C)
+        taps = xp.reshape(xp.arange(k, dtype=first.dtype), (1, 1, 1, k, 1))
+        dcols = xp.where(first[:, :, :, None, :] == taps, dA, 0.0)
     return crop_images(col2im(dcols, Xp.shape[1:3], pool_size, strides), padding)

@@ -1,0 +1,91 @@
+"""The Numba CPU kernels of convolution and pooling against the array-API reference.
+
+Each op is called twice with the same NumPy arrays, kernels="numba" and "reference":
+float64 results agree to 1e-12 relative, float32 results to float32 precision. The
+grids cover strides, every padding form, odd sizes, channel counts, ties in max and
+min pooling, and the first-layer shortcut (need_dX=False).
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nnxp.backend import numba_available
+from nnxp.ops.conv import conv2d_backward, conv2d_forward
+from nnxp.ops.pool import MODES, pool2d_backward, pool2d_forward
+
+pytestmark = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def relative_error(actual, expected) -> float:
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    return float(np.abs(actual - expected).max(initial=0) / max(np.abs(expected).max(initial=0), 1e-30))
+
+
+def conv_grid():
+    paddings = [((0, 0), (0, 0)), ((1, 1), (1, 1)), ((2, 0), (1, 3)), ((0, 1), (2, 2))]
+    for index, (k, s, padding) in enumerate(itertools.product([(1, 1), (3, 3), (2, 5), (5, 4)], [(1, 1), (2, 3), (3, 1)],
+                                                               paddings)):
+        yield dict(filters=(k, s, padding), batch=1 + 2 * (index % 2), image=((7, 9), (9, 7), (11, 5))[index % 3],
+                   channels=1 + index % 4, F=1 + index % 5, bias=index % 3 != 0)
+
+
+def pool_grid():
+    paddings = [((0, 0), (0, 0)), ((1, 0), (0, 1)), ((1, 1), (1, 1))]
+    for index, (k, s, padding, mode) in enumerate(itertools.product([(2, 2), (3, 3), (2, 3)], [(1, 1), (2, 2), (3, 2), (4, 4)],
+                                                                     paddings, MODES)):
+        yield dict(window=(k, s, padding), mode=mode, batch=1 + 2 * (index % 2), image=((7, 9), (9, 7))[index % 2],
+                   channels=(1, 2, 8, 16)[index % 4], ties=index % 3 == 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_conv_kernels_match_the_reference(dtype, rng):
+    failures, count = [], 0
+    for config in conv_grid():
+        k, s, padding = config["filters"]
+        X = rng.standard_normal((config["batch"], *config["image"], config["channels"])).astype(dtype)
+        W = rng.standard_normal((*k, config["channels"], config["F"])).astype(dtype)
+        b = rng.standard_normal(config["F"]).astype(dtype) if config["bias"] else None
+        Z = {mode: conv2d_forward(X, W, b, s, padding, kernels=mode) for mode in ("numba", "reference")}
+        dZ = rng.standard_normal(Z["reference"].shape).astype(dtype)
+        grads = {mode: conv2d_backward(dZ, X, W, s, padding, kernels=mode) for mode in ("numba", "reference")}
+        first_layer = conv2d_backward(dZ, X, W, s, padding, need_dX=False, kernels="numba")
+        errors = {"Z": relative_error(Z["numba"], Z["reference"])}
+        errors.update({name: relative_error(a, r) for name, a, r in zip(("dX", "dW", "db"), grads["numba"], grads["reference"])})
+        errors["dW without dX"] = relative_error(first_layer[1], grads["reference"][1])
+        if first_layer[0] is not None or grads["reference"][0] is None:
+            errors["need_dX"] = np.inf
+        bad = {name: f"{e:.1e}" for name, e in errors.items() if not e <= TOLERANCE[dtype]}
+        if bad:
+            failures.append(f"{config}: {bad}")
+        count += 1
+    assert count >= 40 and not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_pool_kernels_match_the_reference(dtype, rng):
+    failures, count = [], 0
+    for config in pool_grid():
+        k, s, padding = config["window"]
+        X = rng.standard_normal((config["batch"], *config["image"], config["channels"]))
+        X = (np.round(X) if config["ties"] else X).astype(dtype)
+        A = {mode: pool2d_forward(X, k, s, padding, config["mode"], kernels=mode) for mode in ("numba", "reference")}
+        dA = rng.standard_normal(A["reference"].shape).astype(dtype)
+        dX = {mode: pool2d_backward(dA, X, k, s, padding, config["mode"], kernels=mode) for mode in ("numba", "reference")}
+        errors = {"A": relative_error(A["numba"], A["reference"]), "dX": relative_error(dX["numba"], dX["reference"])}
+        bad = {name: f"{e:.1e}" for name, e in errors.items() if not e <= TOLERANCE[dtype]}
+        if bad:
+            failures.append(f"{config}: {bad}")
+        count += 1
+    assert count >= 100 and not failures, "\n".join(failures)
+
+
+def test_kernels_are_cached_on_disk():
+    from nnxp.kernels.cpu import conv, pool
+
+    for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat,
+                   pool.pool_forward_loops, pool.pool_backward_loops):
+        assert kernel._cache.__class__.__name__ == "FunctionCache", f"{kernel.__name__} is not cached"
