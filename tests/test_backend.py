@@ -13,6 +13,7 @@ import pytest
 from builders import blobs, classifier, parameters
 import nnxp
 from nnxp import backend as backend_module
+from nnxp.backend import numba_available
 from nnxp.backend import BackendUnavailable, get_backend, make_backend, set_backend, to_numpy, use_backend
 from nnxp.layers import Dense, Dropout, Embedding
 
@@ -186,3 +187,29 @@ def test_float32_stays_float32_through_training(array_backend, rng):
             assert model.embedding.dtrain.X.dtype == expected
             assert model.predict(X).probabilities.dtype == np.float32
             assert all(isinstance(v[-1], float) for v in model.history.history.values())
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    counts = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert len(counts) == 1, counts
+    return counts.pop()
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_thread_policy_gives_blas_one_thread_beside_the_numba_kernels():
+    """Numba kernels own the cores, BLAS gets one thread; the reference code gets BLAS on
+    every thread; an explicit blas= count wins; leaving use_backend restores the policy."""
+    try:
+        nnxp.set_num_threads(2)
+        with nnxp.use_backend("cpu", kernels="reference"):
+            assert _blas_threads() == 2
+            with nnxp.use_backend("cpu", kernels="numba"):
+                assert _blas_threads() == 1
+            assert _blas_threads() == 2
+        nnxp.set_num_threads(2, blas=2)
+        with nnxp.use_backend("cpu", kernels="numba"):
+            assert _blas_threads() == 2
+    finally:
+        nnxp.backend._threads = nnxp.backend._blas_threads = None

@@ -159,3 +159,19 @@ def test_cnn_learns_the_digits():
         model.initialize(loss="CCE", optimizer="adam", se_hPars={"learning_rate": 0.005}, seed=0, verbose=False)
         history = model.train(epochs=12, verbose=0)
     assert history["test_accuracy"][-1] >= 0.97
+
+
+def test_training_skips_the_first_layers_input_gradient_but_model_backward_gives_it(array_backend, rng):
+    """A first convolution's dX feeds nothing, so a training step skips it; asked for
+    explicitly, model.backward still returns dL/dX."""
+    X = rng.standard_normal((6, 5, 5, 1))
+    model = nnxp.Model([Embedding(X, np.arange(6) % 2, Y_encode=True, relative_size=(1, 0, 0), batch_size=6),
+                        Convolution(2, 3),
+                        Flatten(), Dense(2, "softmax")])
+    model.initialize(loss="CCE", seed=0, verbose=False)
+    batch = next(iter(model.embedding.training_batches()))
+    model.train_step(batch.X, batch.Y)
+    assert model.layers[1].bc["dX"] is None and "dW" in model.layers[1].g
+    A = model.forward(batch.X)
+    dX = model.backward(*model.loss_gradient(A, batch.Y))
+    assert tuple(dX.shape) == (6, 5, 5, 1) and model.layers[1].input_gradient is True

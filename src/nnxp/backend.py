@@ -291,6 +291,7 @@ def get_backend() -> Backend:
             os.environ.get("NNXP_DTYPE") or None,
             os.environ.get("NNXP_KERNELS") or None,
         )
+        _apply_thread_policy(_current)
     return _current
 
 
@@ -298,6 +299,7 @@ def set_backend(name: str | Backend = "cpu", dtype=None, kernels: str | None = N
     """Use this backend from now on; returns it. ``name`` may also be a Backend."""
     global _current
     _current = name if isinstance(name, Backend) else make_backend(name, dtype, kernels)
+    _apply_thread_policy(_current)
     return _current
 
 
@@ -310,6 +312,8 @@ def use_backend(name: str | Backend = "cpu", dtype=None, kernels: str | None = N
         yield set_backend(name, dtype, kernels)
     finally:
         _current = previous
+        if previous is not None:
+            _apply_thread_policy(previous)
 
 
 def set_dtype(dtype) -> Backend:
@@ -334,22 +338,43 @@ def resolve(backend: str | Backend | None, dtype=None) -> Backend:
 # --------------------------------------------------------------------------- threads
 
 
-def set_num_threads(n: int) -> None:
-    """Use n CPU threads, for Numba's kernels and for BLAS (matrix products) alike.
+_threads: int | None = None  # set_num_threads(n); None: every core
+_blas_threads: int | None = None  # an explicit BLAS count, overriding the policy below
 
-    Both pools default to every core; they run one after the other, never nested (the
-    kernels keep matrix products outside their parallel loops), so one number for both
-    is right. Benchmarks set it to compare with PyTorch at the same thread count.
+
+def set_num_threads(n: int, blas: int | None = None) -> None:
+    """Use n CPU threads: Numba's kernels get n, and BLAS (matrix products) gets what the
+    thread policy of the current backend gives it, or ``blas`` if that is set.
+
+    The policy: on ``cpu`` with ``numba`` kernels, the kernels' parallel loops own the
+    cores and BLAS runs on one thread; with ``reference`` kernels the matrix products
+    carry the work and BLAS gets all n. The two pools never nest (no kernel calls BLAS),
+    but OpenBLAS's idle threads spin on the cores that Numba's threads need: measured on
+    2 cores, one LeNet epoch (W6) took 340 ms with both pools at 2 threads, 185 ms with
+    BLAS at 1. Benchmarks call this to compare with PyTorch at the same thread count.
     """
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    global _threads, _blas_threads
+    if n < 1 or (blas is not None and blas < 1):
+        raise ValueError(f"set_num_threads: thread counts must be >= 1, got n={n}, blas={blas}")
+    _threads, _blas_threads = n, blas
     if numba_available():
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba's pool starts: see nnxp.kernels.cpu
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    _apply_thread_policy(get_backend())
+
+
+def _apply_thread_policy(backend: Backend) -> None:
+    """Set the BLAS threads for ``backend`` (see set_num_threads); other backends leave
+    them alone."""
+    if backend.name != "cpu":
+        return
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=n)
+    n = _threads or os.cpu_count() or 1
+    blas = _blas_threads or (1 if backend.kernels == "numba" else n)
+    threadpool_limits(limits=blas, user_api="blas")
 
 
 def thread_info() -> dict:

@@ -245,24 +245,31 @@ class Model:
             return None, self.loss.fused_backward(A, Y, activation)
         return self.loss.backward(A, Y), None
 
-    def backward(self, dA=None, dZ=None):
+    def backward(self, dA=None, dZ=None, input_gradient: bool = True):
         """Back-propagate through every layer, filling each layer's gradients ``g``.
 
         Give dA (dL/dA of the output), or dZ for an output layer that accepts it.
-        Parameters do not change here: that is the optimizer's job. Returns dL/dX.
+        Parameters do not change here: that is the optimizer's job. Returns dL/dX, or
+        None with ``input_gradient=False``, which lets the first layer skip computing it
+        (training does: nothing uses it, and for a first convolution it is a whole pass).
         """
-        output, *rest = reversed(self.network)
-        dX = output.backward(dA, dZ=dZ) if dZ is not None else output.backward(dA)
-        output.compute_gradients()
-        for layer in rest:
-            dX = layer.backward(dX)
-            layer.compute_gradients()
-        return dX
+        first = self.network[0]
+        first.input_gradient = input_gradient
+        try:
+            output, *rest = reversed(self.network)
+            dX = output.backward(dA, dZ=dZ) if dZ is not None else output.backward(dA)
+            output.compute_gradients()
+            for layer in rest:
+                dX = layer.backward(dX)
+                layer.compute_gradients()
+        finally:
+            first.input_gradient = True
+        return dX if input_gradient else None
 
     def train_step(self, X, Y) -> None:
         """Forward, backward and one optimizer step on one mini-batch."""
         A = self.forward(X)
-        self.backward(*self.loss_gradient(A, Y))
+        self.backward(*self.loss_gradient(A, Y), input_gradient=False)
         self.optimizer.step(self._parameters())
 
     def _parameters(self):

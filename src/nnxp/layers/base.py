@@ -49,6 +49,7 @@ class Layer:
 
     trainable = True  # False: the optimizer leaves p alone (e.g. frozen word vectors)
     buffers: tuple[str, ...] = ()  # entries of p that are state, not learned (no gradient)
+    input_gradient = True  # False: backward may skip dX (a first layer's feeds nothing)
 
     def __init__(self, name: str | None = None, se_hPars: dict | None = None):
         self.name = name

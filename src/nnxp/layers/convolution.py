@@ -59,7 +59,6 @@ class Convolution(Layer):
         self.activation = get_activation(activation)
         self.initialization = initialization
         self.use_bias = bool(use_bias)
-        self.input_gradient = True  # False: backward skips dX (for a first layer; not saved)
 
     def compute_shapes(self, X):
         check_images(self, X, None)
