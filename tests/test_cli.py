@@ -1,0 +1,70 @@
+"""The ``nnxp`` command: demo (each model), compare, warmup, info.
+
+They run in-process through ``nnxp.cli.main`` with few epochs; the console output is
+captured and checked for what a student must see, and the plots for being real PNGs.
+"""
+
+import pytest
+
+import nnxp
+from nnxp import cli
+from nnxp.compare import compare, crossover
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def restore_backend():
+    with nnxp.use_backend(nnxp.get_backend()):
+        yield
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm"])
+def test_demo_shows_shapes_epochs_result_and_writes_the_curves(model, tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    assert cli.main(["demo", "--model", model, "--epochs", "2", "--out", str(tmp_path), "--kernels", "reference"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("learns the handwritten digits", "input X", "output A", "parameters", "epoch", "val", "test",
+                     "accuracy", "never seen in training"):
+        assert expected in out, expected
+    assert {"mlp": "Dense", "cnn": "Convolution", "lstm": "LSTM"}[model] in out
+    assert (tmp_path / f"demo-{model}.png").read_bytes()[:8] == PNG
+
+
+def test_compare_trains_the_same_model_on_each_target_from_the_same_weights(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    targets = ["cpu-reference", "strict-reference"]
+    path = tmp_path / "compare.png"
+    result = compare("mlp", targets=targets, epochs=2, dtype="float64", sweep=[64, 512], plot_path=str(path))
+    assert [row["target"] for row in result.table] == targets
+    # same seed, same weights, same batches: in float64 the two backends agree closely
+    assert result.table[1]["max |diff|"] < 1e-10
+    assert abs(result.table[0]["final loss"] - result.table[1]["final loss"]) < 1e-10
+    assert result.table[0]["speed-up"] == 1.0 and result.table[1]["s/epoch"] > 0
+    assert {(b, t) for b, t, _ in result.sweep} == {(b, t) for b in (64, 512) for t in targets}
+    assert crossover(result, "cpu-reference", "strict-reference") in (64, 512, None)
+    assert path.read_bytes()[:8] == PNG
+    assert "same seed, same weights" in capsys.readouterr().out
+
+
+def test_compare_reports_unavailable_targets_with_the_reason(capsys):
+    pytest.importorskip("sklearn")
+    result = compare("mlp", targets=["cpu-reference", "gpu-numba"], epochs=1, verbose=True)
+    if "gpu-numba" in result.skipped:
+        assert "gpu-numba: skipped" in capsys.readouterr().out
+
+
+def test_warmup_runs_every_kernel_backed_layer_in_both_dtypes(capsys):
+    pytest.importorskip("numba")
+    assert cli.main(["warmup"]) == 0
+    assert "kernel-backed layers ready on cpu" in capsys.readouterr().out
+    names = cli.warmup_kernels("cpu")
+    for layer in ("Convolution", "Pooling max", "Pooling mean", "Pooling min", "RNN", "GRU", "LSTM"):
+        assert f"{layer} float32" in names and f"{layer} float64" in names
+
+
+def test_info_lists_backends_libraries_and_threads(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for expected in ("cpu", "gpu", "strict", "numpy", "array-api-compat", "threads"):
+        assert expected in out
