@@ -105,6 +105,16 @@ class Layer:
         return self.active_backend().kernels
 
     # ------------------------------------------------------------------ helpers
+    def activation_backward(self, dA, dZ=None):
+        """dZ = dA * f'(Z) through the layer's activation, recorded in bc; or, for an
+        output layer, the dZ that the loss handed over already (the fused softmax +
+        cross-entropy gradient, ``accepts_dZ``)."""
+        self.bc["dA"] = dA
+        if dZ is None:
+            dZ = self.activation.backward(dA, self.fc["Z"], self.fc["A"])
+        self.bc["dZ"] = dZ
+        return dZ
+
     def check_input(self, X) -> None:
         """Raise a ShapeError unless X has the shape seen at initialization (any batch size)."""
         expected = self.fs.get("X")

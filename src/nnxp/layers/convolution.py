@@ -90,10 +90,7 @@ class Convolution(Layer):
 
     def backward(self, dA, dZ=None):
         """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
-        self.bc["dA"] = dA
-        if dZ is None:
-            dZ = self.activation.backward(dA, self.fc["Z"], self.fc["A"])
-        self.bc["dZ"] = dZ
+        dZ = self.activation_backward(dA, dZ)
         X = self.fc["X"]
         self.bc["dX"], self.bc["dW"], self.bc["db"] = conv2d_backward(
             dZ, X, self.p["W"], self.strides, self.padding_for(X), self.input_gradient, kernels=self.kernels)

@@ -65,10 +65,7 @@ class Dense(Layer):
 
     def backward(self, dA, dZ=None):
         """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
-        self.bc["dA"] = dA
-        if dZ is None:
-            dZ = self.activation.backward(dA, self.fc["Z"], self.fc["A"])
-        self.bc["dZ"] = dZ
+        dZ = self.activation_backward(dA, dZ)
         self.bc["dX"] = dZ @ self.xp(dZ).matrix_transpose(self.p["W"])
         return self.bc["dX"]
 
