@@ -1,0 +1,88 @@
+"""The hot operations alone, forward + backward, at the shapes of the workloads.
+
+Each op is run through its layer (a Convolution with the identity activation, a Pooling,
+an RNN/GRU/LSTM cell over the whole sequence), so that the figure is what a training step
+pays for it; the PyTorch twin runs the same shapes through ``torch.nn`` with autograd.
+
+    conv W2     32 x 28x28x1  -> 8 filters 3x3          (W2's convolution)
+    conv W6     64 x 14x14x6  -> 16 filters 5x5         (LeNet's second convolution)
+    pool W2     32 x 26x26x8, max 2x2                   (W2's pooling)
+    rnn/gru/lstm W3   32 x 20 steps x 8 -> 32 units, last state
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+OPS = {
+    "conv-W2": ("conv", (32, 28, 28, 1), {"filters": 8, "size": 3}),
+    "conv-W6": ("conv", (64, 14, 14, 6), {"filters": 16, "size": 5}),
+    "maxpool-W2": ("pool", (32, 26, 26, 8), {}),
+    "rnn-W3": ("rnn", (32, 20, 8), {"units": 32}),
+    "gru-W3": ("gru", (32, 20, 8), {"units": 32}),
+    "lstm-W3": ("lstm", (32, 20, 8), {"units": 32}),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_op(benchmark, target, op, dtype):
+    kind, shape, options = OPS[op]
+    X = np.random.default_rng(0).standard_normal(shape)
+    run = _torch_op(kind, X, options, dtype, target) if target[0] == "torch" else _nnxp_op(kind, X, options, dtype, target)
+    run()
+    benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(op=op, dtype=dtype, target="-".join(t for t in target[1:] if t)
+                                if target[0] == "nnxp" else f"torch-{target[1]}")
+
+
+def _nnxp_op(kind, X, options, dtype, target):
+    import nnxp
+    from nnxp import layers
+
+    backend = nnxp.set_backend(target[1], dtype, target[2])
+    if kind == "conv":
+        layer = layers.Convolution(options["filters"], options["size"], activation="identity")
+    elif kind == "pool":
+        layer = layers.Pooling(2)
+    else:
+        layer = {"rnn": layers.RNN, "gru": layers.GRU, "lstm": layers.LSTM}[kind](options["units"])
+    X = backend.asarray(X)
+    layer.initialize(X, seed=0)
+    dA = backend.xp.ones_like(layer.forward(X))
+
+    def step():
+        layer.forward(X)
+        layer.backward(dA)
+        layer.compute_gradients()
+        backend.synchronize()
+
+    return step
+
+
+def _torch_op(kind, X, options, dtype, target):
+    import torch
+
+    device = torch.device(target[1])
+    torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    if kind in ("conv", "pool"):
+        X = np.transpose(X, (0, 3, 1, 2))  # NCHW
+    x = torch.tensor(X, dtype=torch_dtype, device=device, requires_grad=True)  # dX too, as the layer computes
+    if kind == "conv":
+        module = torch.nn.Conv2d(X.shape[1], options["filters"], options["size"])
+    elif kind == "pool":
+        module = torch.nn.MaxPool2d(2)
+    else:
+        cell = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind]
+        module = cell(X.shape[2], options["units"], batch_first=True)
+    module = module.to(device=device, dtype=torch_dtype)
+
+    def step():
+        out = module(x)
+        out = out[0][:, -1, :] if isinstance(out, tuple) else out
+        out.backward(torch.ones_like(out))
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return step
