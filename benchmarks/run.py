@@ -59,29 +59,39 @@ def run_target(target: str, args) -> str:
     return path
 
 
-def table(paths: dict, floors: dict) -> str:
+def _collect(paths: dict, key: str) -> dict:
+    """{(name, dtype): {target: stats, "extra": extra_info}} for the benchmarks that have ``key``."""
     rows: dict = {}
     for target, path in paths.items():
         if not os.path.exists(path):
             continue
         for bench in json.load(open(path))["benchmarks"]:
-            info, stats = bench["extra_info"], bench["stats"]
-            key = (info["workload"], info["dtype"])
-            rows.setdefault(key, {"flops": info["epoch_flops"], "samples": info["samples"]})[target] = stats
+            info = bench["extra_info"]
+            if key in info:
+                row = rows.setdefault((info[key], info["dtype"]), {"extra": info})
+                row[target] = bench["stats"]
+    return rows
+
+
+def table(paths: dict, floors: dict, key: str = "workload") -> str:
+    """Markdown: median (min-max) ms per target, nnxp numba vs torch, and (for workloads) the floor."""
+    rows = _collect(paths, key)
     present = [t for t in paths if any(t in r for r in rows.values())]
-    header = ["workload", "dtype", "samples"] + [f"{t} ms" for t in present] + ["numba vs torch", "floor ms"]
+    header = [key, "dtype"] + [f"{t} ms" for t in present] + ["torch / numba"]
+    if key == "workload":
+        header += ["floor ms"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for (workload, dtype), row in sorted(rows.items()):
-        cells = [workload, dtype, str(row["samples"])]
+    for (name, dtype), row in sorted(rows.items()):
+        cells = [name, dtype]
         for target in present:
             s = row.get(target)
-            cells.append(f"{s['median'] * 1e3:.1f} ({s['min'] * 1e3:.1f}-{s['max'] * 1e3:.1f})" if s else "-")
-        if "cpu-numba" in row and "torch-cpu" in row:
-            cells.append(f"{row['torch-cpu']['median'] / row['cpu-numba']['median']:.2f}x")
-        else:
-            cells.append("-")
-        rate = floors.get(f"matmul_{dtype}_gflops")
-        cells.append(f"{row['flops'] / (rate * 1e9) * 1e3:.2f}" if rate else "-")
+            cells.append(f"{s['median'] * 1e3:.2f} ({s['min'] * 1e3:.2f}-{s['max'] * 1e3:.2f})" if s else "-")
+        speedup = [(f"torch-{d}", f"{d}-numba") for d in ("cpu", "cuda") if f"torch-{d}" in row]
+        pair = next(((t, n.replace("cuda", "gpu")) for t, n in speedup if n.replace("cuda", "gpu") in row), None)
+        cells.append(f"{row[pair[0]]['median'] / row[pair[1]]['median']:.2f}x" if pair else "-")
+        if key == "workload":
+            rate = floors.get(f"matmul_{dtype}_gflops")
+            cells.append(f"{row['extra']['epoch_flops'] / (rate * 1e9) * 1e3:.2f}" if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -98,7 +108,9 @@ def main() -> None:
     print(json.dumps(limits, indent=1))
     paths = {target: run_target(target, args) for target in args.targets}
     json.dump(limits, open(os.path.join(args.out, "ceilings.json"), "w"), indent=1)
-    print(table(paths, limits))
+    print(table(paths, limits, "workload"))
+    print()
+    print(table(paths, limits, "op"))
 
 
 if __name__ == "__main__":
