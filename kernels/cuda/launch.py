@@ -16,7 +16,10 @@ another. So a kernel runs after the CuPy operations that made its inputs and bef
 those that read its outputs, with no synchronisation of the host. (numba-cuda passes a
 CuPy array through DLPack and asks for the legacy stream; CuPy then adds, on the
 device, a wait for its current stream if that is another one, so even then the order
-holds. The kernels never import CuPy, so they cannot ask for its current stream.)
+holds. The kernels never import CuPy, so they cannot ask for its current stream.
+This is numba-cuda 0.30's behaviour; versions before the DLPack path read CuPy arrays
+through the CUDA Array Interface and, by default, synchronised the host with CuPy's
+stream at every launch.)
 """
 
 from __future__ import annotations
