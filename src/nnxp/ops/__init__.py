@@ -7,6 +7,13 @@ and the one that runs on every backend. When the layer's backend runs in the
 same name instead: ``nnxp.kernels.cpu`` (numba.njit) for NumPy arrays,
 ``nnxp.kernels.cuda`` (numba.cuda.jit) for CuPy arrays. This module is the one place
 where that choice is made.
+
+The two kernel packages differ in one convention (``on_device``): the CPU kernels do
+a whole op and return its results; the CUDA kernels, which may not call CuPy, fill
+outputs that the op allocates, and leave the matrix products to the op (cuBLAS,
+through ``xp.matmul``). So on the GPU, convolution is the reference's im2col + matrix
+product with the two moves done by kernels, and a recurrent op is the reference's
+time loop with each step's element-wise work done by one fused kernel.
 """
 
 from __future__ import annotations
@@ -31,3 +38,9 @@ def fast_kernels(kernels: str, array):
 
         return cuda
     return None
+
+
+def on_device(module) -> bool:
+    """True for the CUDA kernels (outputs given by the op, matrix products left to it);
+    False for the CPU kernels (each does its whole op) and for None."""
+    return getattr(module, "ON_DEVICE", False)

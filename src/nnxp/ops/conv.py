@@ -18,30 +18,33 @@ Backward, given dZ = dL/dZ (m, oh, ow, F)::
     dcols = dZ_rows @ W_rows.T            what each window sends back to its pixels
     dX = col2im(dcols), with the padding cut off                      (m, H, W, C)
 
-Each function hands its arguments unchanged to the compiled kernel of the same name
-when ``kernels`` asks for one (see ``nnxp.ops``); what follows is the reference.
+On the CPU, with ``kernels="numba"``, each function hands its arguments unchanged to
+the compiled kernel of the same name, which does the whole op. On the GPU the steps
+above run as written, with im2col and col2im done by CUDA kernels (``_columns`` and
+``_image_gradient``) and the three products on cuBLAS (see ``nnxp.ops``). What
+follows is otherwise the reference.
 """
 
 from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels
-from .windows import col2im, crop_images, im2col, pad_images
+from . import fast_kernels, on_device
+from .windows import col2im, crop_images, im2col, output_size, pad_images
 
 
 def conv2d_forward(X, W, b, strides, padding, kernels: str = "reference"):
     """Z (m, oh, ow, F) from images X (m, H, W, C), filters W (kh, kw, C, F), bias b (F,) or None."""
     module = fast_kernels(kernels, X)
-    if module is not None:
+    if module is not None and not on_device(module):
         return module.conv2d_forward(X, W, b, strides, padding)
     xp = array_namespace(X, W)
     kh, kw, C, F = W.shape
-    cols = im2col(pad_images(X, padding), (kh, kw), strides)  # (m, oh, ow, kh*kw, C)
-    m, oh, ow = cols.shape[:3]
-    Z = xp.reshape(cols, (m * oh * ow, kh * kw * C)) @ xp.reshape(W, (kh * kw * C, F))
+    cols = _columns(module, X, (kh, kw), strides, padding)  # (m*oh*ow, kh*kw*C)
+    Z = cols @ xp.reshape(W, (kh * kw * C, F))
     if b is not None:
         Z = Z + b
+    m, oh, ow = _grid(X, (kh, kw), strides, padding)
     return xp.reshape(Z, (m, oh, ow, F))
 
 
@@ -53,21 +56,49 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernels: s
     its cost, about half of the backward pass, is saved.
     """
     module = fast_kernels(kernels, X)
-    if module is not None:
+    if module is not None and not on_device(module):
         return module.conv2d_backward(dZ, X, W, strides, padding, need_dX)
     xp = array_namespace(dZ, X, W)
     kh, kw, C, F = W.shape
-    Xp = pad_images(X, padding)
-    cols = im2col(Xp, (kh, kw), strides)  # recomputed: cheaper to redo than to keep
-    m, oh, ow = cols.shape[:3]
-    cols = xp.reshape(cols, (m * oh * ow, kh * kw * C))
-    dZ_rows = xp.reshape(dZ, (m * oh * ow, F))
+    cols = _columns(module, X, (kh, kw), strides, padding)  # recomputed: cheaper to redo than to keep
+    dZ_rows = xp.reshape(dZ, (cols.shape[0], F))
     W_rows = xp.reshape(W, (kh * kw * C, F))
 
     db = xp.sum(dZ_rows, axis=0)
     dW = xp.reshape(xp.matrix_transpose(cols) @ dZ_rows, (kh, kw, C, F))
     if not need_dX:
         return None, dW, db
-    dcols = xp.reshape(dZ_rows @ xp.matrix_transpose(W_rows), (m, oh, ow, kh * kw, C))
-    dX = crop_images(col2im(dcols, Xp.shape[1:3], (kh, kw), strides), padding)
-    return dX, dW, db
+    dcols = dZ_rows @ xp.matrix_transpose(W_rows)  # (m*oh*ow, kh*kw*C)
+    return _image_gradient(module, dcols, X, (kh, kw), strides, padding), dW, db
+
+
+def _grid(X, window, strides, padding):
+    """(m, oh, ow): the samples and the output pixels of each."""
+    return (X.shape[0], *output_size(tuple(X.shape[1:3]), window, strides, padding))
+
+
+def _columns(module, X, window, strides, padding):
+    """im2col as one matrix, (m*oh*ow, kh*kw*C): by the CUDA kernel into an array
+    allocated here (``module`` holds the CUDA kernels), else by the reference moves."""
+    xp = array_namespace(X)
+    m, oh, ow = _grid(X, window, strides, padding)
+    shape = (m * oh * ow, window[0] * window[1] * X.shape[3])
+    if module is None:
+        return xp.reshape(im2col(pad_images(X, padding), window, strides), shape)  # from (m, oh, ow, kh*kw, C)
+    cols = xp.empty(shape, dtype=X.dtype)
+    module.im2col(X, window, strides, padding, cols)
+    return cols
+
+
+def _image_gradient(module, dcols, X, window, strides, padding):
+    """dX (m, H, W, C) from dcols (m*oh*ow, kh*kw*C): col2im, then the padding cut off;
+    on the GPU one gathering kernel that skips the padding."""
+    xp = array_namespace(dcols)
+    if module is None:
+        m, oh, ow = _grid(X, window, strides, padding)
+        dcols = xp.reshape(dcols, (m, oh, ow, window[0] * window[1], X.shape[3]))
+        padded = tuple(size + sum(pad) for size, pad in zip(X.shape[1:3], padding))
+        return crop_images(col2im(dcols, padded, window, strides), padding)
+    dX = xp.empty(X.shape, dtype=dcols.dtype)
+    module.col2im(dcols, window, strides, padding, dX)
+    return dX

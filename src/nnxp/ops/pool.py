@@ -18,15 +18,16 @@ Backward, given dA = dL/dA::
 and each pixel sums what it receives from every window that covers it (col2im).
 
 Each function hands its arguments unchanged to the compiled kernel of the same name
-when ``kernels`` asks for one (see ``nnxp.ops``); what follows is the reference.
+when ``kernels`` asks for one (see ``nnxp.ops``); on the GPU it also hands over the
+output, allocated here. What follows is the reference.
 """
 
 from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels
-from .windows import col2im, crop_images, im2col, pad_images
+from . import fast_kernels, on_device
+from .windows import col2im, crop_images, im2col, output_size, pad_images
 
 MODES = ("max", "mean", "min")
 _PAD_VALUE = {"max": -float("inf"), "min": float("inf"), "mean": 0.0}
@@ -35,9 +36,14 @@ _PAD_VALUE = {"max": -float("inf"), "min": float("inf"), "mean": 0.0}
 def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
     """A (m, oh, ow, C): the max, min or mean of each window of X (m, H, W, C)."""
     module = fast_kernels(kernels, X)
+    xp = array_namespace(X)
+    if on_device(module):  # the CUDA kernel fills an array from CuPy's memory pool
+        A = xp.empty((X.shape[0], *output_size(tuple(X.shape[1:3]), pool_size, strides, padding), X.shape[3]),
+                     dtype=X.dtype)
+        module.pool2d_forward(X, pool_size, strides, padding, mode, A)
+        return A
     if module is not None:
         return module.pool2d_forward(X, pool_size, strides, padding, mode)
-    xp = array_namespace(X)
     windows = im2col(pad_images(X, padding, _PAD_VALUE[mode]), pool_size, strides)  # (m, oh, ow, ph*pw, C)
     if mode == "max":
         return xp.max(windows, axis=3)
@@ -49,9 +55,13 @@ def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "re
 def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
     """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X."""
     module = fast_kernels(kernels, X)
+    xp = array_namespace(dA, X)
+    if on_device(module):
+        dX = xp.empty(X.shape, dtype=X.dtype)
+        module.pool2d_backward(dA, X, pool_size, strides, padding, mode, dX)
+        return dX
     if module is not None:
         return module.pool2d_backward(dA, X, pool_size, strides, padding, mode)
-    xp = array_namespace(dA, X)
     Xp = pad_images(X, padding, _PAD_VALUE[mode])
     windows = im2col(Xp, pool_size, strides)  # (m, oh, ow, k, C), k = ph * pw
     k = windows.shape[3]

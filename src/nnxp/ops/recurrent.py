@@ -27,17 +27,27 @@ Equations are PyTorch's (``torch.nn.RNN``, ``torch.nn.GRU``, ``torch.nn.LSTM``),
 each activation replaceable; sigma is the gate activation (sigmoid by default).
 
 The reference code below uses only Array API standard functions, so it runs on every
-backend. When the kernel mode is ``numba`` and the compiled kernels support every
-activation asked for (``RECURRENT_ACTIVATIONS`` of the kernel module), the same call goes to
-the kernel of the same name; for any other activation the reference code runs instead
-(a fallback by design, not an error).
+backend. Each op is a time loop around a small STEP function that does a step's
+element-wise work (activations, cell update, and going back the gate derivatives):
+``rnn_step_forward`` and friends; the products with V stay in the loop. With the
+``numba`` kernel mode, and kernels that support every activation asked for
+(``RECURRENT_ACTIVATIONS`` of the kernel module):
+
+* on the CPU the whole call goes to the kernel of the same name, which runs whole
+  sequences (``nnxp.kernels.cpu``);
+* on the GPU the loop below runs as written, each step's products on cuBLAS, and the
+  step function is swapped for the fused CUDA kernel of the same name: one kernel
+  launch per step instead of one per array operation (``nnxp.kernels.cuda``).
+
+For any other activation the reference code runs instead (a fallback by design, not
+an error).
 """
 
 from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels
+from . import fast_kernels, on_device
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -61,6 +71,33 @@ def kernel_for(kernels: str, X, activations):
             return None
         codes.append(code)
     return module, tuple(codes)
+
+
+def _whole_sequence(fast) -> bool:
+    """True when the kernels found run whole sequences in one call (the CPU's)."""
+    return fast is not None and not on_device(fast[0])
+
+
+def _step(fast, reference, activations, *outputs_like):
+    """The element-wise work of one step, as a function of the step's arrays.
+
+    Without kernels: the reference step function with the layer's activations. On the
+    GPU (``fast`` = the CUDA kernels and the activation codes): the fused kernel of the
+    same name, which fills outputs allocated here from CuPy's memory pool, each shaped
+    like the step argument at the position given in ``outputs_like``.
+    """
+    if fast is None:
+        return lambda *arrays: reference(*arrays, *activations)
+    module, codes = fast
+    kernel = getattr(module, reference.__name__)
+
+    def fused(*arrays):
+        xp = array_namespace(arrays[0])
+        outputs = tuple(xp.empty(arrays[k].shape, dtype=arrays[k].dtype) for k in outputs_like)
+        kernel(*arrays, *outputs, *codes)
+        return outputs if len(outputs) > 1 else outputs[0]
+
+    return fused
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,19 +133,30 @@ def _parameter_gradients(X, H, dZ, dP=None):
 #   dZ_t = dh_t * f'(Z_t)        dh_{t-1} (from the recurrence) = dZ_t V^T
 
 
+def rnn_step_forward(XU_t, P, activation):
+    """One step, given its input side XU_t = x_t U + b and P = h_{t-1} V: (Z_t, h_t)."""
+    Z = XU_t + P
+    return Z, activation(Z)
+
+
+def rnn_step_backward(dH_t, dh_next, Z, h, activation):
+    """dZ_t, given dH_t from above and dh_next from step t+1."""
+    return activation.backward(dH_t + dh_next, Z, h)
+
+
 def rnn_forward(X, U, V, b, activation, kernels: str = "reference"):
     """Every hidden state H (m, T, u) and the pre-activations Z (m, T, u)."""
     fast = kernel_for(kernels, X, (activation,))
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.rnn_forward(X, U, V, b, *codes)
+    step = _step(fast, rnn_step_forward, (activation,), 1, 1)
     xp = array_namespace(X)
     XU = X @ U + b  # the input side of every step, in one product
     h = xp.zeros_like(XU[:, 0, :])
     Z_steps, H_steps = [], []
     for t in range(X.shape[1]):
-        Z = XU[:, t, :] + h @ V
-        h = activation(Z)
+        Z, h = step(XU[:, t, :], h @ V)
         Z_steps.append(Z)
         H_steps.append(h)
     return xp.stack(H_steps, axis=1), xp.stack(Z_steps, axis=1)
@@ -117,16 +165,16 @@ def rnn_forward(X, U, V, b, activation, kernels: str = "reference"):
 def rnn_backward(dH, X, U, V, H, Z, activation, kernels: str = "reference"):
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
     fast = kernel_for(kernels, X, (activation,))
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.rnn_backward(dH, X, U, V, H, Z, *codes)
+    step = _step(fast, rnn_step_backward, (activation,), 1)
     xp = array_namespace(X)
     V_T = xp.matrix_transpose(V)
     dh_next = xp.zeros_like(dH[:, 0, :])
     dZ_steps = [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dh = dH[:, t, :] + dh_next
-        dZ = activation.backward(dh, Z[:, t, :], H[:, t, :])
+        dZ = step(dH[:, t, :], dh_next, Z[:, t, :], H[:, t, :])
         dh_next = dZ @ V_T
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)
@@ -151,32 +199,53 @@ def rnn_backward(dH, X, U, V, H, Z, activation, kernels: str = "reference"):
 #   dh_{t-1} = dh z + dP V^T        dV = H_prev^T dP      dbh = sum(dHn)
 
 
+def gru_step_forward(XU_t, P, h_prev, bh, activation, reset_gate, update_gate):
+    """One step, given XU_t = x_t U + b, P = h_{t-1} V and h_{t-1}: (Z_t, A_t, Hn_t, h_t)
+    with Z_t = [Z_r|Z_z|Z_n] and A_t = [r|z|n], (m, 3u)."""
+    xp = array_namespace(P)
+    u = h_prev.shape[1]
+    Z_r = XU_t[:, :u] + P[:, :u]
+    Z_z = XU_t[:, u:2 * u] + P[:, u:2 * u]
+    r, z = reset_gate(Z_r), update_gate(Z_z)
+    Hn = P[:, 2 * u:] + bh
+    Z_n = XU_t[:, 2 * u:] + r * Hn
+    n = activation(Z_n)
+    h = (1 - z) * n + z * h_prev
+    return xp.concat([Z_r, Z_z, Z_n], axis=-1), xp.concat([r, z, n], axis=-1), Hn, h
+
+
+def gru_step_backward(dH_t, dh_next, h_prev, Z, A, Hn, activation, reset_gate, update_gate):
+    """One step back: (dZ_t, dP_t, dh z), dZ_t = [dZ_r|dZ_z|dZ_n] for the input side,
+    dP_t = [dZ_r|dZ_z|dHn] for the recurrent side, and dh z the direct path to h_{t-1}."""
+    xp = array_namespace(dh_next)
+    u = h_prev.shape[1]
+    dh = dH_t + dh_next
+    r, z, n = A[:, :u], A[:, u:2 * u], A[:, 2 * u:]
+    dZ_n = activation.backward(dh * (1 - z), Z[:, 2 * u:], n)
+    dHn = dZ_n * r
+    dZ_r = reset_gate.backward(dZ_n * Hn, Z[:, :u], r)
+    dZ_z = update_gate.backward(dh * (h_prev - n), Z[:, u:2 * u], z)
+    return xp.concat([dZ_r, dZ_z, dZ_n], axis=-1), xp.concat([dZ_r, dZ_z, dHn], axis=-1), dh * z
+
+
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate, kernels: str = "reference"):
     """H (m, T, u); Z (m, T, 3u) gate pre-activations; A (m, T, 3u) gate values [r|z|n];
     Hn (m, T, u) the candidate's recurrent part."""
     activations = (activation, reset_gate, update_gate)
     fast = kernel_for(kernels, X, activations)
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.gru_forward(X, U, V, b, bh, *codes)
+    step = _step(fast, gru_step_forward, activations, 1, 1, 2, 2)
     xp = array_namespace(X)
     u = V.shape[0]
     XU = X @ U + b
     h = xp.zeros_like(XU[:, 0, :u])
     steps = {"H": [], "Z": [], "A": [], "Hn": []}
     for t in range(X.shape[1]):
-        P = h @ V
-        Z_r = XU[:, t, :u] + P[:, :u]
-        Z_z = XU[:, t, u:2 * u] + P[:, u:2 * u]
-        r, z = reset_gate(Z_r), update_gate(Z_z)
-        Hn = P[:, 2 * u:] + bh
-        Z_n = XU[:, t, 2 * u:] + r * Hn
-        n = activation(Z_n)
-        h = (1 - z) * n + z * h
-        steps["H"].append(h)
-        steps["Z"].append(xp.concat([Z_r, Z_z, Z_n], axis=-1))
-        steps["A"].append(xp.concat([r, z, n], axis=-1))
-        steps["Hn"].append(Hn)
+        Z, A, Hn, h = step(XU[:, t, :], h @ V, h, bh)
+        for key, value in zip(("Z", "A", "Hn", "H"), (Z, A, Hn, h)):
+            steps[key].append(value)
     return tuple(xp.stack(steps[key], axis=1) for key in ("H", "Z", "A", "Hn"))
 
 
@@ -184,9 +253,10 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
     """(dX, dU, dV, db, dbh) given dH (m, T, u), the gradient of every hidden state."""
     activations = (activation, reset_gate, update_gate)
     fast = kernel_for(kernels, X, activations)
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.gru_backward(dH, X, U, V, H, Z, A, Hn, *codes)
+    step = _step(fast, gru_step_backward, activations, 3, 3, 1)
     xp = array_namespace(X)
     u = V.shape[0]
     V_T = xp.matrix_transpose(V)
@@ -194,16 +264,9 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
     dh_next = xp.zeros_like(dH[:, 0, :])
     dZ_steps, dP_steps = [None] * X.shape[1], [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dh = dH[:, t, :] + dh_next
-        r, z, n = A[:, t, :u], A[:, t, u:2 * u], A[:, t, 2 * u:]
-        dZ_n = activation.backward(dh * (1 - z), Z[:, t, 2 * u:], n)
-        dHn = dZ_n * r
-        dZ_r = reset_gate.backward(dZ_n * Hn[:, t, :], Z[:, t, :u], r)
-        dZ_z = update_gate.backward(dh * (H_prev[:, t, :] - n), Z[:, t, u:2 * u], z)
-        dP = xp.concat([dZ_r, dZ_z, dHn], axis=-1)
-        dh_next = dh * z + dP @ V_T
-        dZ_steps[t] = xp.concat([dZ_r, dZ_z, dZ_n], axis=-1)
-        dP_steps[t] = dP
+        dZ, dP, dh_direct = step(dH[:, t, :], dh_next, H_prev[:, t, :], Z[:, t, :], A[:, t, :], Hn[:, t, :])
+        dh_next = dh_direct + dP @ V_T
+        dZ_steps[t], dP_steps[t] = dZ, dP
     dZ, dP = xp.stack(dZ_steps, axis=1), xp.stack(dP_steps, axis=1)
     dX = dZ @ xp.matrix_transpose(U)
     dU, dV, db = _parameter_gradients(X, H, dZ, dP)
@@ -224,31 +287,55 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
 #   dZ = [di sigma_i' | df sigma_f' | dg f_g' | do sigma_o']      dh_{t-1} = dZ V^T
 
 
+def lstm_step_forward(XU_t, P, c_prev, activation, candidate_activation, input_gate, forget_gate, output_gate):
+    """One step, given XU_t = x_t U + b, P = h_{t-1} V and C_{t-1}: (Z_t, A_t, C_t, S_t, h_t)
+    with Z_t = [Z_i|Z_f|Z_g|Z_o] and A_t = [i|f|g|o], (m, 4u)."""
+    xp = array_namespace(P)
+    u = c_prev.shape[1]
+    Z = XU_t + P
+    gates = (input_gate, forget_gate, candidate_activation, output_gate)
+    i, f, g, o = (gate(Z[:, k * u:(k + 1) * u]) for k, gate in enumerate(gates))
+    c = f * c_prev + i * g
+    s = activation(c)
+    return Z, xp.concat([i, f, g, o], axis=-1), c, s, o * s
+
+
+def lstm_step_backward(dH_t, dh_next, dc_next, c_prev, c, s, Z, A, activation, candidate_activation, input_gate,
+                       forget_gate, output_gate):
+    """One step back: (dZ_t, dC_{t-1}), given dH_t from above, and dh_next and dc_next
+    from step t+1; dZ_t = [dZ_i|dZ_f|dZ_g|dZ_o], dC_{t-1} the part through the cell."""
+    xp = array_namespace(dh_next)
+    u = c_prev.shape[1]
+    dh = dH_t + dh_next
+    i, f, g, o = (A[:, k * u:(k + 1) * u] for k in range(4))
+    dC = dc_next + activation.backward(dh * o, c, s)
+    d_gates = (dC * g, dC * c_prev, dC * i, dh * s)  # d i, d f, d g, d o
+    gates = (input_gate, forget_gate, candidate_activation, output_gate)
+    dZ = xp.concat([gate.backward(d_gate, Z[:, k * u:(k + 1) * u], A[:, k * u:(k + 1) * u])
+                    for k, (gate, d_gate) in enumerate(zip(gates, d_gates))], axis=-1)
+    return dZ, dC * f
+
+
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate,
                  kernels: str = "reference"):
     """H (m, T, u); C (m, T, u) cell states; S (m, T, u) = f_c(C); Z (m, T, 4u) gate
     pre-activations; A (m, T, 4u) gate values [i|f|g|o]."""
     activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     fast = kernel_for(kernels, X, activations)
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.lstm_forward(X, U, V, b, *codes)
+    step = _step(fast, lstm_step_forward, activations, 1, 1, 2, 2, 2)
     xp = array_namespace(X)
     u = V.shape[0]
     XU = X @ U + b
     h = xp.zeros_like(XU[:, 0, :u])
     c = xp.zeros_like(h)
-    gates = (input_gate, forget_gate, candidate_activation, output_gate)
     steps = {"H": [], "C": [], "S": [], "Z": [], "A": []}
     for t in range(X.shape[1]):
-        Z = XU[:, t, :] + h @ V
-        i, f, g, o = (gate(Z[:, k * u:(k + 1) * u]) for k, gate in enumerate(gates))
-        c = f * c + i * g
-        s = activation(c)
-        h = o * s
-        for key, value in zip(("H", "C", "S", "Z"), (h, c, s, Z)):
+        Z, A, c, s, h = step(XU[:, t, :], h @ V, c)
+        for key, value in zip(("Z", "A", "C", "S", "H"), (Z, A, c, s, h)):
             steps[key].append(value)
-        steps["A"].append(xp.concat([i, f, g, o], axis=-1))
     return tuple(xp.stack(steps[key], axis=1) for key in ("H", "C", "S", "Z", "A"))
 
 
@@ -257,25 +344,19 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
     activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     fast = kernel_for(kernels, X, activations)
-    if fast is not None:
+    if _whole_sequence(fast):
         module, codes = fast
         return module.lstm_backward(dH, X, U, V, H, C, S, Z, A, *codes)
+    step = _step(fast, lstm_step_backward, activations, 6, 2)
     xp = array_namespace(X)
-    u = V.shape[0]
     V_T = xp.matrix_transpose(V)
     C_prev = _shifted(C)
-    gates = (input_gate, forget_gate, candidate_activation, output_gate)
     dh_next = xp.zeros_like(dH[:, 0, :])
-    dC_next = xp.zeros_like(dh_next)
+    dc_next = xp.zeros_like(dh_next)
     dZ_steps = [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dh = dH[:, t, :] + dh_next
-        i, f, g, o = (A[:, t, k * u:(k + 1) * u] for k in range(4))
-        dC = dC_next + activation.backward(dh * o, C[:, t, :], S[:, t, :])
-        d_gates = (dC * g, dC * C_prev[:, t, :], dC * i, dh * S[:, t, :])  # d i, d f, d g, d o
-        dZ = xp.concat([gate.backward(d_gate, Z[:, t, k * u:(k + 1) * u], A[:, t, k * u:(k + 1) * u])
-                        for k, (gate, d_gate) in enumerate(zip(gates, d_gates))], axis=-1)
-        dC_next = dC * f
+        dZ, dc_next = step(dH[:, t, :], dh_next, dc_next, C_prev[:, t, :], C[:, t, :], S[:, t, :], Z[:, t, :],
+                           A[:, t, :])
         dh_next = dZ @ V_T
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)

@@ -1,0 +1,131 @@
+"""The hot operations at the GPU-size shapes of W7 and W8, forward + backward, on the GPU.
+
+Run on the targets ``gpu-numba``, ``gpu-reference`` and ``torch-cuda`` (the others skip:
+these shapes are for a GPU). Each op runs through its layer, so the figure is what a
+training step pays for it, with a device synchronisation inside the timed function:
+
+    conv1-W7     256 x 32x32x3   -> 32 filters 3x3, padding 1   (W7's first convolution)
+    conv2-W7     256 x 16x16x32  -> 64 filters 3x3, padding 1   (W7's second convolution)
+    maxpool-W7   256 x 32x32x32, max 2x2                        (W7's first pooling)
+    lstm-W8      128 x 50 steps x 32 -> 256 units, last state   (W8's LSTM)
+
+``lstm-step-W8`` times the element-wise work of ONE forward step of W8's LSTM alone
+(the fused kernel on gpu-numba, the reference step's CuPy operations on gpu-reference),
+launched 50 times as in a sequence: it is the per-step price the time loop pays on top
+of its matrix product, which on these shapes is mostly time on the host (Python and the
+launch), not on the device.
+
+PyTorch's convolutions on a GPU use TF32 tensor cores by default
+(``torch.backends.cudnn.allow_tf32``), CuPy's matrix products full float32; the torch
+twins here turn TF32 off so that both compute in float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+OPS = {
+    "conv1-W7": ("conv", (256, 32, 32, 3), {"filters": 32, "size": 3, "padding": 1}),
+    "conv2-W7": ("conv", (256, 16, 16, 32), {"filters": 64, "size": 3, "padding": 1}),
+    "maxpool-W7": ("pool", (256, 32, 32, 32), {}),
+    "lstm-W8": ("lstm", (128, 50, 32), {"units": 256}),
+}
+
+
+@pytest.fixture
+def gpu_target(target):
+    if target[1] not in ("gpu", "cuda"):
+        pytest.skip("GPU-size ops: run with --target gpu-numba, gpu-reference or torch-cuda")
+    return target
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", list(OPS))
+def test_gpu_op(benchmark, gpu_target, op, dtype):
+    kind, shape, options = OPS[op]
+    X = np.random.default_rng(0).standard_normal(shape)
+    run = (_torch_op(kind, X, options, dtype) if gpu_target[0] == "torch"
+           else _nnxp_op(kind, X, options, dtype, gpu_target))
+    run()  # compiles the kernels
+    benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(op=op, dtype=dtype, target="-".join(t for t in gpu_target[1:] if t)
+                                if gpu_target[0] == "nnxp" else "torch-cuda")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_step(benchmark, gpu_target, dtype):
+    if gpu_target[0] == "torch":
+        pytest.skip("no torch twin: cuDNN runs the whole sequence in its own kernels")
+    import nnxp
+    from nnxp.activations import get_activation
+    from nnxp.ops import recurrent
+
+    backend = nnxp.set_backend("gpu", dtype, gpu_target[2])
+    m, u, steps = 128, 256, 50
+    rng = np.random.default_rng(0)
+    XU_t, P = (backend.asarray(rng.standard_normal((m, 4 * u))) for _ in range(2))
+    c = backend.asarray(rng.standard_normal((m, u)))
+    activations = [get_activation(name) for name in ("tanh", "tanh", "sigmoid", "sigmoid", "sigmoid")]
+    step = recurrent._step(recurrent.kernel_for(backend.kernels, XU_t, activations), recurrent.lstm_step_forward,
+                           activations, 1, 1, 2, 2, 2)
+
+    def sequence():
+        for _ in range(steps):
+            step(XU_t, P, c)
+        backend.synchronize()
+
+    sequence()
+    benchmark.pedantic(sequence, rounds=10, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(op="lstm-step-W8 x50", dtype=dtype, target=f"gpu-{gpu_target[2]}")
+
+
+def _nnxp_op(kind, X, options, dtype, target):
+    import nnxp
+    from nnxp import layers
+
+    backend = nnxp.set_backend("gpu", dtype, target[2])
+    if kind == "conv":
+        layer = layers.Convolution(options["filters"], options["size"], padding=options["padding"],
+                                   activation="identity")
+    elif kind == "pool":
+        layer = layers.Pooling(2)
+    else:
+        layer = layers.LSTM(options["units"])
+    X = backend.asarray(X)
+    layer.initialize(X, seed=0)
+    dA = backend.xp.ones_like(layer.forward(X))
+
+    def step():
+        layer.forward(X)
+        layer.backward(dA)
+        layer.compute_gradients()
+        backend.synchronize()
+
+    return step
+
+
+def _torch_op(kind, X, options, dtype):
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False  # float32 as CuPy computes it (see the module docstring)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    device, torch_dtype = torch.device("cuda"), {"float32": torch.float32, "float64": torch.float64}[dtype]
+    if kind in ("conv", "pool"):
+        X = np.transpose(X, (0, 3, 1, 2))  # NCHW
+    x = torch.tensor(X, dtype=torch_dtype, device=device, requires_grad=True)  # dX too, as the layer computes
+    if kind == "conv":
+        module = torch.nn.Conv2d(X.shape[1], options["filters"], options["size"], padding=options["padding"])
+    elif kind == "pool":
+        module = torch.nn.MaxPool2d(2)
+    else:
+        module = torch.nn.LSTM(X.shape[2], options["units"], batch_first=True)
+    module = module.to(device=device, dtype=torch_dtype)
+
+    def step():
+        out = module(x)
+        out = out[0][:, -1, :] if kind == "lstm" else out
+        out.backward(torch.ones_like(out))
+        torch.cuda.synchronize()
+
+    return step
