@@ -32,6 +32,10 @@ def target(request):
         torch = pytest.importorskip("torch", reason="PyTorch is not installed: no peer figures")
         if second == "cuda" and not torch.cuda.is_available():
             pytest.skip("torch-cuda: no CUDA device")
+        # PyTorch's GPU convolutions use TF32 tensor cores by default, CuPy's products full
+        # float32: turned off, both compute what float32 means.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
         torch.set_num_threads(threads)
         return ("torch", second, None)
     import nnxp
