@@ -42,6 +42,35 @@ def ceilings(threads: int) -> dict:
     return results
 
 
+def gpu_ceilings() -> dict:
+    """The same two ceilings on the GPU through CuPy (4096^2 products, full float32:
+    no TF32), timed with device synchronisation; {} without a usable GPU."""
+    try:
+        import cupy
+
+        cupy.zeros(1)
+    except Exception:
+        return {}
+    results = {}
+
+    def timed(function) -> float:
+        function()
+        cupy.cuda.get_current_stream().synchronize()
+        start = time.perf_counter()
+        for _ in range(10):
+            function()
+        cupy.cuda.get_current_stream().synchronize()
+        return (time.perf_counter() - start) / 10
+
+    for dtype in ("float32", "float64"):
+        a = cupy.random.random((4096, 4096)).astype(dtype)
+        results[f"gpu_matmul_{dtype}_gflops"] = 2 * 4096**3 / timed(lambda: a @ a) / 1e9
+    big = cupy.ones(2**28, dtype=cupy.float32)  # 1 GiB
+    out = cupy.empty_like(big)
+    results["gpu_copy_gbps"] = 2 * big.nbytes / timed(lambda: cupy.copyto(out, big)) / 1e9
+    return results
+
+
 def _timed(function) -> float:
     start = time.perf_counter()
     function()
@@ -89,8 +118,9 @@ def table(paths: dict, floors: dict, key: str = "workload") -> str:
         speedup = [(f"torch-{d}", f"{d}-numba") for d in ("cpu", "cuda") if f"torch-{d}" in row]
         pair = next(((t, n.replace("cuda", "gpu")) for t, n in speedup if n.replace("cuda", "gpu") in row), None)
         cells.append(f"{row[pair[0]]['median'] / row[pair[1]]['median']:.2f}x" if pair else "-")
-        if key == "workload":
-            rate = floors.get(f"matmul_{dtype}_gflops")
+        if key == "workload":  # on the GPU if the figures are GPU ones
+            gpu = any(t.startswith(("gpu", "torch-cuda")) for t in present)
+            rate = floors.get(f"{'gpu_' if gpu else ''}matmul_{dtype}_gflops")
             cells.append(f"{row['extra']['epoch_flops'] / (rate * 1e9) * 1e3:.2f}" if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -105,6 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     limits = ceilings(args.threads)
+    if any(t.startswith(("gpu", "torch-cuda")) for t in args.targets):
+        limits.update(gpu_ceilings())
     print(json.dumps(limits, indent=1))
     paths = {target: run_target(target, args) for target in args.targets}
     json.dump(limits, open(os.path.join(args.out, "ceilings.json"), "w"), indent=1)
