@@ -9,11 +9,14 @@ training step pays for it, with a device synchronisation inside the timed functi
     maxpool-W7   256 x 32x32x32, max 2x2                        (W7's first pooling)
     lstm-W8      128 x 50 steps x 32 -> 256 units, last state   (W8's LSTM)
 
-``lstm-step-W8`` times the element-wise work of ONE forward step of W8's LSTM alone
-(the fused kernel on gpu-numba, the reference step's CuPy operations on gpu-reference),
-launched 50 times as in a sequence: it is the per-step price the time loop pays on top
-of its matrix product, which on these shapes is mostly time on the host (Python and the
-launch), not on the device.
+``lstm-step-W8`` times the element-wise work of the 50 forward steps of W8's LSTM alone,
+as the op's time loop runs them: on gpu-numba the fused kernel, set up once on the
+sequence buffers (their conversion to Numba device arrays and the launch configuration,
+as once per op call) and launched 50 times with the step index; on gpu-reference the
+reference step's CuPy operations on each step's views. Divided by 50 it is the per-step
+price the time loop pays on top of its matrix product (on gpu-numba also on top of the
+copy of that product into its buffer, not timed here), which on these shapes is mostly
+time on the host (Python and the launch), not on the device.
 
 PyTorch's convolutions on a GPU use TF32 tensor cores by default
 (``torch.backends.cudnn.allow_tf32``), CuPy's matrix products full float32; the torch
@@ -62,18 +65,30 @@ def test_lstm_step(benchmark, gpu_target, dtype):
     from nnxp.ops import recurrent
 
     backend = nnxp.set_backend("gpu", dtype, gpu_target[2])
+    xp = backend.xp
     m, u, steps = 128, 256, 50
     rng = np.random.default_rng(0)
-    XU_t, P = (backend.asarray(rng.standard_normal((m, 4 * u))) for _ in range(2))
-    c = backend.asarray(rng.standard_normal((m, u)))
+    XU = backend.asarray(rng.standard_normal((m, steps, 4 * u)))  # the input side of every step
+    P = backend.asarray(rng.standard_normal((m, 4 * u)))  # h_{t-1} V
     activations = [get_activation(name) for name in ("tanh", "tanh", "sigmoid", "sigmoid", "sigmoid")]
-    step = recurrent._step(recurrent.kernel_for(backend.kernels, XU_t, activations), recurrent.lstm_step_forward,
-                           activations, 1, 1, 2, 2, 2)
+    fast = recurrent.kernel_for(backend.kernels, XU, activations)
+    if fast is None:  # gpu-reference: the reference step on each step's views
+        c = backend.asarray(rng.standard_normal((m, u)))
 
-    def sequence():
-        for _ in range(steps):
-            step(XU_t, P, c)
-        backend.synchronize()
+        def sequence():
+            for t in range(steps):
+                recurrent.lstm_step_forward(XU[:, t, :], P, c, *activations)
+            backend.synchronize()
+    else:  # gpu-numba: the fused kernel on the sequence buffers, as _lstm_forward_gpu runs it
+        module, codes = fast
+        Z, A = xp.empty_like(XU), xp.empty_like(XU)
+        C, S, H = (xp.empty((m, steps, u), dtype=XU.dtype) for _ in range(3))
+
+        def sequence():
+            step = module.lstm_step_forward(XU, P, Z, A, C, S, H, *codes)  # once per op call
+            for t in range(steps):
+                step(t)
+            backend.synchronize()
 
     sequence()
     benchmark.pedantic(sequence, rounds=10, iterations=1, warmup_rounds=1)

@@ -11,8 +11,10 @@ with ``xp.empty`` as it does from CuPy's pool, composes the matrix products, and
 kernels fill the outputs. The simulator would copy a NumPy argument as if to the
 device, which needs a contiguous array; a GPU reads a CuPy view where it lies, and so
 do these tests: each NumPy argument goes to the kernel as a simulated device view of
-the same memory (strided step rows included). Where a GPU is present the tests marked
-``gpu`` run the same comparisons on CuPy arrays.
+the same memory (``FakeCUDAArray``, strided views included), and the recurrent
+kernels' one conversion per op call (``device_array``, ``cuda.as_cuda_array`` on a
+GPU, absent from the simulator) makes the same views. Where a GPU is present the tests
+marked ``gpu`` run the same comparisons on CuPy arrays.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def on_gpu_path(monkeypatch):
     monkeypatch.setattr(nnxp.ops, "backend_of", lambda array: "gpu")  # every array goes to kernels.cuda
     for module in (conv, pool, recurrent):
         monkeypatch.setattr(module, "launch", device_views)
+    monkeypatch.setattr(recurrent, "device_array", FakeCUDAArray)
     with nnxp.use_backend("cpu", dtype="float64", kernels="numba"):
         yield
 
@@ -188,6 +191,92 @@ def test_unsupported_activation_falls_back_to_the_reference_step(on_gpu_path, mo
     for family, (cls, names) in FAMILIES.items():
         make = lambda cls=cls, names=names: cls(3, sequences=True, **{names[-1]: LReLU(0.2)})  # noqa: E731
         assert_layers_agree(make, sequences(), fast, reference, 0.0, f"{family} with LReLU")
+
+
+def recurrent_op_calls(family, rng, T=4, layout=lambda a: a):
+    """(forward call, backward call given the caches) of one family's ops on tiny float64
+    arrays, tanh everywhere; ``layout`` is applied to every array argument but the weights."""
+    from nnxp.ops import recurrent as ops
+
+    gates, count = {"rnn": (1, 1), "gru": (3, 3), "lstm": (4, 5)}[family]
+    m, n, u = 2, 3, 2
+    X, dH = rng.standard_normal((m, T, n)), rng.standard_normal((m, T, u))
+    U, V = rng.standard_normal((n, gates * u)), rng.standard_normal((u, gates * u))
+    b = rng.standard_normal(gates * u)
+    extra = (rng.standard_normal(u),) if family == "gru" else ()
+    tanh = [get_activation("tanh")] * count
+    forward, backward = getattr(ops, f"{family}_forward"), getattr(ops, f"{family}_backward")
+    return (lambda kernels: forward(layout(X), U, V, b, *extra, *tanh, kernels=kernels),
+            lambda caches, kernels: backward(layout(dH), layout(X), U, V, *map(layout, caches), *tanh,
+                                             kernels=kernels))
+
+
+def test_recurrent_ops_convert_once_then_launch_once_per_step(on_gpu_path, monkeypatch):
+    """Per op call: every buffer becomes a device array once and the launch is configured
+    once; then one launch per step (forward 0..T-1, backward T-1..0) with the step index
+    and the SAME device arrays, never a host array to convert at the launch."""
+    from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
+
+    from nnxp.kernels.cuda import recurrent
+
+    events = []
+    convert, configure = recurrent.device_array, recurrent.launch
+
+    def counted_convert(array):
+        events.append(("convert",))
+        return convert(array)
+
+    def counted_launch(kernel, count):
+        events.append(("configure",))
+        configured = configure(kernel, count)
+
+        def run(*args):
+            assert not any(isinstance(a, np.ndarray) for a in args), "a host array at a launch"
+            arrays = [a for a in args if isinstance(a, FakeCUDAArray)]
+            t = args[len(arrays)]  # the step index follows the arrays
+            events.append(("launch", t, tuple(id(a) for a in arrays)))
+            return configured(*args)
+
+        return run
+
+    monkeypatch.setattr(recurrent, "device_array", counted_convert)
+    monkeypatch.setattr(recurrent, "launch", counted_launch)
+    T = 4
+    for family in ("rnn", "gru", "lstm"):
+        forward, backward = recurrent_op_calls(family, np.random.default_rng(0), T)
+        for direction, order in (("forward", list(range(T))), ("backward", list(reversed(range(T))))):
+            events.clear()
+            if direction == "forward":
+                caches = forward("numba")
+            else:
+                backward(caches, "numba")
+            kinds = [event[0] for event in events]
+            converted = kinds.count("convert")
+            what = f"{family} {direction}: {kinds}"
+            assert kinds == ["convert"] * converted + ["configure"] + ["launch"] * T, what
+            launches = [event[1:] for event in events if event[0] == "launch"]
+            assert [t for t, _ in launches] == order, what
+            assert len({arrays for _, arrays in launches}) == 1, f"{what}: other device arrays at some step"
+            assert len(launches[0][1]) == converted, f"{what}: an array argument that was not converted"
+
+
+def test_recurrent_ops_read_strided_views_on_the_gpu_path(on_gpu_path):
+    """X, dH and every cache handed to the ops as strided views (every other column of a
+    wider array): the kernels index them where they lie, as a GPU does CuPy views."""
+    def strided(a):
+        wide = np.full(a.shape[:-1] + (2 * a.shape[-1],), np.nan)
+        wide[..., ::2] = a
+        return wide[..., ::2]
+
+    for family in ("rnn", "gru", "lstm"):
+        forward, backward = recurrent_op_calls(family, np.random.default_rng(1), layout=strided)
+        expected_caches = forward("reference")
+        expected_gradients = backward(expected_caches, "reference")
+        for what, expected, actual in (("forward", expected_caches, forward("numba")),
+                                       ("backward", expected_gradients, backward(expected_caches, "numba"))):
+            assert len(actual) == len(expected), f"{family} {what}"
+            for k, (value, result) in enumerate(zip(expected, actual)):
+                assert_close(result, value, rtol=1e-12, atol=0.0, what=f"{family} {what}, result {k}")
 
 
 # --------------------------------------------------------------------------- simulator: float32

@@ -22,10 +22,14 @@ So the names line up with ``nnxp.kernels.cpu`` in two ways:
     these sizes (see ``nnxp.kernels.cpu.conv``); a GPU wants the big product.
 ``rnn_step_forward`` ... ``lstm_step_backward``, ``RECURRENT_ACTIVATIONS``
     the recurrent ops run their time loop in ``nnxp.ops.recurrent``, with one cuBLAS
-    product and one fused kernel per step; the kernels have the names of the
-    reference step functions there. The CPU kernels run whole sequences instead
-    (``rnn_forward`` ...): a CPU core runs a sequence fastest in one compiled call,
-    while a GPU gets its parallelism from the samples and units of a step.
+    product and one fused kernel per step; the functions have the names of the
+    reference step functions there. Each is called once per op call with the whole
+    sequence buffers and returns ``step(t)``, which launches the kernel on step t:
+    a launch costs far more on the host than the step on the device, so the buffers
+    are converted and the launch configured once, not at every step (see
+    ``recurrent.py``). The CPU kernels run whole sequences instead (``rnn_forward``
+    ...): a CPU core runs a sequence fastest in one compiled call, while a GPU gets
+    its parallelism from the samples and units of a step.
 
 ``ON_DEVICE`` tells ``nnxp.ops`` which of the two conventions a kernel module follows.
 Every kernel computes one output value per thread; ``launch.py`` says how they are

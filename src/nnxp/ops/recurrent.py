@@ -35,9 +35,10 @@ element-wise work (activations, cell update, and going back the gate derivatives
 
 * on the CPU the whole call goes to the kernel of the same name, which runs whole
   sequences (``nnxp.kernels.cpu``);
-* on the GPU the loop below runs as written, each step's products on cuBLAS, and the
-  step function is swapped for the fused CUDA kernel of the same name: one kernel
-  launch per step instead of one per array operation (``nnxp.kernels.cuda``).
+* on the GPU the same time loop runs (the last section, "the GPU time loops"), each
+  step's product on cuBLAS and its element-wise work in ONE fused CUDA kernel, the
+  step function's namesake in ``nnxp.kernels.cuda``: one kernel launch per step
+  instead of one per array operation.
 
 For any other activation the reference code runs instead (a fallback by design, not
 an error).
@@ -71,33 +72,6 @@ def kernel_for(kernels: str, X, activations):
             return None
         codes.append(code)
     return module, tuple(codes)
-
-
-def _whole_sequence(fast) -> bool:
-    """True when the kernels found run whole sequences in one call (the CPU's)."""
-    return fast is not None and not on_device(fast[0])
-
-
-def _step(fast, reference, activations, *outputs_like):
-    """The element-wise work of one step, as a function of the step's arrays.
-
-    Without kernels: the reference step function with the layer's activations. On the
-    GPU (``fast`` = the CUDA kernels and the activation codes): the fused kernel of the
-    same name, which fills outputs allocated here from CuPy's memory pool, each shaped
-    like the step argument at the position given in ``outputs_like``.
-    """
-    if fast is None:
-        return lambda *arrays: reference(*arrays, *activations)
-    module, codes = fast
-    kernel = getattr(module, reference.__name__)
-
-    def fused(*arrays):
-        xp = array_namespace(arrays[0])
-        outputs = tuple(xp.empty(arrays[k].shape, dtype=arrays[k].dtype) for k in outputs_like)
-        kernel(*arrays, *outputs, *codes)
-        return outputs if len(outputs) > 1 else outputs[0]
-
-    return fused
 
 
 # --------------------------------------------------------------------------- helpers
@@ -147,16 +121,17 @@ def rnn_step_backward(dH_t, dh_next, Z, h, activation):
 def rnn_forward(X, U, V, b, activation, kernels: str = "reference"):
     """Every hidden state H (m, T, u) and the pre-activations Z (m, T, u)."""
     fast = kernel_for(kernels, X, (activation,))
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _rnn_forward_gpu(module, codes, X, U, V, b)
         return module.rnn_forward(X, U, V, b, *codes)
-    step = _step(fast, rnn_step_forward, (activation,), 1, 1)
     xp = array_namespace(X)
     XU = X @ U + b  # the input side of every step, in one product
     h = xp.zeros_like(XU[:, 0, :])
     Z_steps, H_steps = [], []
     for t in range(X.shape[1]):
-        Z, h = step(XU[:, t, :], h @ V)
+        Z, h = rnn_step_forward(XU[:, t, :], h @ V, activation)
         Z_steps.append(Z)
         H_steps.append(h)
     return xp.stack(H_steps, axis=1), xp.stack(Z_steps, axis=1)
@@ -165,16 +140,17 @@ def rnn_forward(X, U, V, b, activation, kernels: str = "reference"):
 def rnn_backward(dH, X, U, V, H, Z, activation, kernels: str = "reference"):
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
     fast = kernel_for(kernels, X, (activation,))
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _rnn_backward_gpu(module, codes, dH, X, U, V, H, Z)
         return module.rnn_backward(dH, X, U, V, H, Z, *codes)
-    step = _step(fast, rnn_step_backward, (activation,), 1)
     xp = array_namespace(X)
     V_T = xp.matrix_transpose(V)
     dh_next = xp.zeros_like(dH[:, 0, :])
     dZ_steps = [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dZ = step(dH[:, t, :], dh_next, Z[:, t, :], H[:, t, :])
+        dZ = rnn_step_backward(dH[:, t, :], dh_next, Z[:, t, :], H[:, t, :], activation)
         dh_next = dZ @ V_T
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)
@@ -233,17 +209,18 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate, kernels: st
     Hn (m, T, u) the candidate's recurrent part."""
     activations = (activation, reset_gate, update_gate)
     fast = kernel_for(kernels, X, activations)
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _gru_forward_gpu(module, codes, X, U, V, b, bh)
         return module.gru_forward(X, U, V, b, bh, *codes)
-    step = _step(fast, gru_step_forward, activations, 1, 1, 2, 2)
     xp = array_namespace(X)
     u = V.shape[0]
     XU = X @ U + b
     h = xp.zeros_like(XU[:, 0, :u])
     steps = {"H": [], "Z": [], "A": [], "Hn": []}
     for t in range(X.shape[1]):
-        Z, A, Hn, h = step(XU[:, t, :], h @ V, h, bh)
+        Z, A, Hn, h = gru_step_forward(XU[:, t, :], h @ V, h, bh, *activations)
         for key, value in zip(("Z", "A", "Hn", "H"), (Z, A, Hn, h)):
             steps[key].append(value)
     return tuple(xp.stack(steps[key], axis=1) for key in ("H", "Z", "A", "Hn"))
@@ -253,10 +230,11 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
     """(dX, dU, dV, db, dbh) given dH (m, T, u), the gradient of every hidden state."""
     activations = (activation, reset_gate, update_gate)
     fast = kernel_for(kernels, X, activations)
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _gru_backward_gpu(module, codes, dH, X, U, V, H, Z, A, Hn)
         return module.gru_backward(dH, X, U, V, H, Z, A, Hn, *codes)
-    step = _step(fast, gru_step_backward, activations, 3, 3, 1)
     xp = array_namespace(X)
     u = V.shape[0]
     V_T = xp.matrix_transpose(V)
@@ -264,7 +242,8 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
     dh_next = xp.zeros_like(dH[:, 0, :])
     dZ_steps, dP_steps = [None] * X.shape[1], [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dZ, dP, dh_direct = step(dH[:, t, :], dh_next, H_prev[:, t, :], Z[:, t, :], A[:, t, :], Hn[:, t, :])
+        dZ, dP, dh_direct = gru_step_backward(dH[:, t, :], dh_next, H_prev[:, t, :], Z[:, t, :], A[:, t, :],
+                                              Hn[:, t, :], *activations)
         dh_next = dh_direct + dP @ V_T
         dZ_steps[t], dP_steps[t] = dZ, dP
     dZ, dP = xp.stack(dZ_steps, axis=1), xp.stack(dP_steps, axis=1)
@@ -322,10 +301,11 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     pre-activations; A (m, T, 4u) gate values [i|f|g|o]."""
     activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     fast = kernel_for(kernels, X, activations)
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _lstm_forward_gpu(module, codes, X, U, V, b)
         return module.lstm_forward(X, U, V, b, *codes)
-    step = _step(fast, lstm_step_forward, activations, 1, 1, 2, 2, 2)
     xp = array_namespace(X)
     u = V.shape[0]
     XU = X @ U + b
@@ -333,7 +313,7 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     c = xp.zeros_like(h)
     steps = {"H": [], "C": [], "S": [], "Z": [], "A": []}
     for t in range(X.shape[1]):
-        Z, A, c, s, h = step(XU[:, t, :], h @ V, c)
+        Z, A, c, s, h = lstm_step_forward(XU[:, t, :], h @ V, c, *activations)
         for key, value in zip(("Z", "A", "C", "S", "H"), (Z, A, c, s, h)):
             steps[key].append(value)
     return tuple(xp.stack(steps[key], axis=1) for key in ("H", "C", "S", "Z", "A"))
@@ -344,10 +324,11 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state."""
     activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     fast = kernel_for(kernels, X, activations)
-    if _whole_sequence(fast):
+    if fast is not None:
         module, codes = fast
+        if on_device(module):
+            return _lstm_backward_gpu(module, codes, dH, X, U, V, H, C, S, Z, A)
         return module.lstm_backward(dH, X, U, V, H, C, S, Z, A, *codes)
-    step = _step(fast, lstm_step_backward, activations, 6, 2)
     xp = array_namespace(X)
     V_T = xp.matrix_transpose(V)
     C_prev = _shifted(C)
@@ -355,10 +336,121 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
     dc_next = xp.zeros_like(dh_next)
     dZ_steps = [None] * X.shape[1]
     for t in reversed(range(X.shape[1])):
-        dZ, dc_next = step(dH[:, t, :], dh_next, dc_next, C_prev[:, t, :], C[:, t, :], S[:, t, :], Z[:, t, :],
-                           A[:, t, :])
+        dZ, dc_next = lstm_step_backward(dH[:, t, :], dh_next, dc_next, C_prev[:, t, :], C[:, t, :], S[:, t, :],
+                                         Z[:, t, :], A[:, t, :], *activations)
         dh_next = dZ @ V_T
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)
     dX = dZ @ xp.matrix_transpose(U)
     return (dX, *_parameter_gradients(X, H, dZ))
+
+
+# --------------------------------------------------------------------------- the GPU time loops
+# On the GPU (CuPy arrays, kernels="numba") each op runs the time loop above, with the
+# products on cuBLAS (xp.matmul) and all the element-wise work of a step in ONE fused
+# Numba-CUDA kernel, the step function's namesake in nnxp.kernels.cuda. There, a step
+# costs time on the host, not on the device (W8's LSTM step, 128 samples x 256 units,
+# is a few microseconds of GPU work). Measured per call on an H100 (numba-cuda 0.30.4,
+# CuPy 14.2, benchmarks/gpu_launch_overhead.py):
+#
+#    ~30 us   numba-cuda converting ONE CuPy argument of a launch (DLPack)
+#   ~287 us   a launch given 8 CuPy arrays;  ~93 us  given 8 Numba device arrays
+#    ~29 us   the step's product, (128 x 256) @ (256 x 1024);  ~2 us  a view A[:, t, :]
+#
+# So no step hands the kernel a fresh CuPy array. Each op allocates every array of the
+# sequence once, (m, T, k), from CuPy's pool; the kernel module converts each ONCE per
+# call into a Numba device array (a view, no copy) and returns step(t), which launches
+# the kernel on step t of those same arrays. The step's product is a fresh CuPy array:
+# it is copied into a buffer converted with the others (``P[...] = h @ V``, basic
+# slicing assignment, one small device copy, ~10-15 us), which is cheaper than handing
+# it to the kernel (a conversion, ~30 us, at every step). The kernel reads the previous
+# state from step t-1 of the sequence (zeros before step 0, whose product is zero and
+# is skipped); going back, what a step sends to the one before lives in (m, u) buffers
+# that the op and the kernels update in place. One stream runs it all in order.
+# Expected per step: ~93 us of launch, ~29 us of product, ~15 us of copy, and likely
+# ~10 us more because CuPy copies a strided operand (the row H[:, t-1, :] of the
+# sequence) before calling cuBLAS; before, ~300 us for the launch alone.
+
+
+def _step_zeros(A):
+    """Zeros shaped like one step A[:, t, :] of a sequence A (m, T, k): (m, k), contiguous."""
+    return array_namespace(A).zeros((A.shape[0], A.shape[2]), dtype=A.dtype)
+
+
+def _run_forward(step, P, H, V):
+    """step(0) ... step(T-1), with P = h_{t-1} V before each (P starts as h_0 V = 0)."""
+    for t in range(H.shape[1]):
+        if t > 0:
+            P[...] = H[:, t - 1, :] @ V
+        step(t)
+
+
+def _run_backward(step, dh_next, dZ, V):
+    """step(T-1) ... step(0), with dh_next = dZ_t V^T, what step t sends to h_{t-1}, after
+    each (RNN and LSTM: h_{t-1} reaches step t only through Z_t). dh_next starts as zeros."""
+    V_T = array_namespace(V).matrix_transpose(V)
+    for t in reversed(range(dZ.shape[1])):
+        step(t)
+        if t > 0:
+            dh_next[...] = dZ[:, t, :] @ V_T
+
+
+def _rnn_forward_gpu(module, codes, X, U, V, b):
+    xp = array_namespace(X)
+    XU = X @ U + b
+    Z, H = xp.empty_like(XU), xp.empty_like(XU)
+    P = _step_zeros(XU)
+    _run_forward(module.rnn_step_forward(XU, P, Z, H, *codes), P, H, V)
+    return H, Z
+
+
+def _rnn_backward_gpu(module, codes, dH, X, U, V, H, Z):
+    xp = array_namespace(X)
+    dZ = xp.empty_like(Z)
+    dh_next = _step_zeros(H)
+    _run_backward(module.rnn_step_backward(dH, dh_next, Z, H, dZ, *codes), dh_next, dZ, V)
+    return (dZ @ xp.matrix_transpose(U), *_parameter_gradients(X, H, dZ))
+
+
+def _gru_forward_gpu(module, codes, X, U, V, b, bh):
+    xp = array_namespace(X)
+    XU = X @ U + b
+    states = (X.shape[0], X.shape[1], V.shape[0])  # (m, T, u)
+    Z, A = xp.empty_like(XU), xp.empty_like(XU)
+    Hn, H = xp.empty(states, dtype=XU.dtype), xp.empty(states, dtype=XU.dtype)
+    P = _step_zeros(XU)
+    _run_forward(module.gru_step_forward(XU, P, bh, Z, A, Hn, H, *codes), P, H, V)
+    return H, Z, A, Hn
+
+
+def _gru_backward_gpu(module, codes, dH, X, U, V, H, Z, A, Hn):
+    xp = array_namespace(X)
+    dZ, dP = xp.empty_like(Z), xp.empty_like(Z)
+    dh_next = _step_zeros(H)
+    step = module.gru_step_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, *codes)
+    V_T = xp.matrix_transpose(V)
+    for t in reversed(range(X.shape[1])):
+        step(t)  # leaves dh z, the direct path to h_{t-1}, in dh_next
+        if t > 0:
+            dh_next += dP[:, t, :] @ V_T
+    dbh = xp.sum(_rows(dP[:, :, 2 * V.shape[0]:]), axis=0)
+    return (dZ @ xp.matrix_transpose(U), *_parameter_gradients(X, H, dZ, dP), dbh)
+
+
+def _lstm_forward_gpu(module, codes, X, U, V, b):
+    xp = array_namespace(X)
+    XU = X @ U + b
+    states = (X.shape[0], X.shape[1], V.shape[0])  # (m, T, u)
+    Z, A = xp.empty_like(XU), xp.empty_like(XU)
+    C, S, H = (xp.empty(states, dtype=XU.dtype) for _ in range(3))
+    P = _step_zeros(XU)
+    _run_forward(module.lstm_step_forward(XU, P, Z, A, C, S, H, *codes), P, H, V)
+    return H, C, S, Z, A
+
+
+def _lstm_backward_gpu(module, codes, dH, X, U, V, H, C, S, Z, A):
+    xp = array_namespace(X)
+    dZ = xp.empty_like(Z)
+    dh_next, dc = _step_zeros(H), _step_zeros(H)  # dc: dL/dC from the step after, updated by the kernel
+    _run_backward(module.lstm_step_backward(dH, dh_next, dc, C, S, Z, A, dZ, *codes), dh_next, dZ, V)
+    return (dZ @ xp.matrix_transpose(U), *_parameter_gradients(X, H, dZ))
