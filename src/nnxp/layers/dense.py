@@ -22,6 +22,7 @@ Gradients, summing over every row (each sample, and each step)::
 from __future__ import annotations
 
 from ..activations import get_activation
+from ..ops import sum_rows
 from ..initializers import get_initializer
 from .base import Layer, ShapeError, _shape_str
 
@@ -75,4 +76,4 @@ class Dense(Layer):
         dZ_rows = xp.reshape(self.bc["dZ"], (-1, self.d["u"]))
         self.g["dW"] = xp.matrix_transpose(X_rows) @ dZ_rows
         if self.use_bias:
-            self.g["db"] = xp.sum(dZ_rows, axis=0)
+            self.g["db"] = sum_rows(dZ_rows)  # sum over the rows (see nnxp.ops.sum_rows)

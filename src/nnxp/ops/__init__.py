@@ -44,3 +44,21 @@ def on_device(module) -> bool:
     """True for the CUDA kernels (outputs given by the op, matrix products left to it);
     False for the CPU kernels (each does its whole op) and for None."""
     return getattr(module, "ON_DEVICE", False)
+
+
+def sum_rows(A):
+    """sum(A, axis=0) of a tall matrix A (rows, k): the bias gradient of a layer, summed
+    over every sample, pixel and step. Computed as the product ones(1, rows) @ A.
+
+    The same sum, but a matrix product keeps every core of a GPU busy, whereas CuPy's
+    reduction along the long axis gives one thread to each of the k columns: measured
+    on an H100 for W7's first convolution, (262144, 32), 4.7 ms as a reduction, the
+    larger part of the layer's whole forward and backward pass (7 ms). On the CPU it is
+    one BLAS call, as fast as the reduction.
+    """
+    from array_api_compat import array_namespace, device
+
+    xp = array_namespace(A)
+    ones = xp.ones((1, A.shape[0]), dtype=A.dtype, device=device(A))
+    return (ones @ A)[0, ...]
+

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels, on_device
+from . import fast_kernels, on_device, sum_rows
 from .windows import col2im, crop_images, im2col, output_size, pad_images
 
 
@@ -64,7 +64,7 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernels: s
     dZ_rows = xp.reshape(dZ, (cols.shape[0], F))
     W_rows = xp.reshape(W, (kh * kw * C, F))
 
-    db = xp.sum(dZ_rows, axis=0)
+    db = sum_rows(dZ_rows)
     dW = xp.reshape(xp.matrix_transpose(cols) @ dZ_rows, (kh, kw, C, F))
     if not need_dX:
         return None, dW, db

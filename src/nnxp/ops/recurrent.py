@@ -48,7 +48,7 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels, on_device
+from . import fast_kernels, on_device, sum_rows
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -96,7 +96,7 @@ def _parameter_gradients(X, H, dZ, dP=None):
     dP_rows = dZ_rows if dP is None else _rows(dP)
     dU = xp.matrix_transpose(_rows(X)) @ dZ_rows
     dV = xp.matrix_transpose(_rows(_shifted(H))) @ dP_rows
-    db = xp.sum(dZ_rows, axis=0)
+    db = sum_rows(dZ_rows)
     return dU, dV, db
 
 
@@ -249,7 +249,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate, 
     dZ, dP = xp.stack(dZ_steps, axis=1), xp.stack(dP_steps, axis=1)
     dX = dZ @ xp.matrix_transpose(U)
     dU, dV, db = _parameter_gradients(X, H, dZ, dP)
-    dbh = xp.sum(_rows(dP[:, :, 2 * u:]), axis=0)
+    dbh = sum_rows(_rows(dP[:, :, 2 * u:]))
     return dX, dU, dV, db, dbh
 
 
@@ -433,7 +433,7 @@ def _gru_backward_gpu(module, codes, dH, X, U, V, H, Z, A, Hn):
         step(t)  # leaves dh z, the direct path to h_{t-1}, in dh_next
         if t > 0:
             dh_next += dP[:, t, :] @ V_T
-    dbh = xp.sum(_rows(dP[:, :, 2 * V.shape[0]:]), axis=0)
+    dbh = sum_rows(_rows(dP[:, :, 2 * V.shape[0]:]))
     return (dZ @ xp.matrix_transpose(U), *_parameter_gradients(X, H, dZ, dP), dbh)
 
 
