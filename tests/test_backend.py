@@ -213,3 +213,23 @@ def test_thread_policy_gives_blas_one_thread_beside_the_numba_kernels():
             assert _blas_threads() == 2
     finally:
         nnxp.backend._threads = nnxp.backend._blas_threads = None
+
+
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "20000"),  # nothing said: a brief spin, then sleep
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, None),  # the user's policy is left alone
+    ({"GOMP_SPINCOUNT": "5"}, "5"),
+])
+def test_kernel_threads_spin_briefly_unless_told_otherwise(environment, expected):
+    """Importing the CPU kernels sets how Numba's OpenMP workers wait (see
+    nnxp.kernels.cpu), before the pool starts, and never overrides the environment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(environment)
+    code = "import os, nnxp; nnxp.set_num_threads(1); print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected)

@@ -358,7 +358,7 @@ def set_num_threads(n: int, blas: int | None = None) -> None:
         raise ValueError(f"set_num_threads: thread counts must be >= 1, got n={n}, blas={blas}")
     _threads, _blas_threads = n, blas
     if numba_available():
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before Numba's pool starts: see nnxp.kernels.cpu
+        from .kernels import cpu  # noqa: F401  (sets how the pool's threads wait, before Numba starts it)
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
