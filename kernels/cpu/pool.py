@@ -17,6 +17,16 @@ the first of equal values stays, the reference's tie rule. It then adds dA there
 The updates are selects, not branches (on random data branches mispredict half the
 time, which measured 3x slower). Samples run in parallel (``prange``); each writes
 only its own A or dX.
+
+Given the forward's output A, backward for max and min can find each window's pixel
+without comparing the window's values with each other: it is the first one equal to
+A (the forward kept a value only when strictly greater, so the first of equal values
+is the one it kept). Walking the taps from last to first, ``winner = here if equal``
+ends on the first. This walk runs along the channels, like the forward, so it uses
+SIMD lanes where there are enough channels to fill them (8 float32 values in AVX2):
+for 8 channels and more it measured 1.7-2x faster (W2's pooling, 32x26x26x8: 177 ->
+101 us); for fewer, the per-window loops above are faster (6 channels: 305 against
+369 us), and they run.
 """
 
 from __future__ import annotations
@@ -39,13 +49,20 @@ def pool2d_forward(X, pool_size, strides, padding, mode):
     return A
 
 
-def pool2d_backward(dA, X, pool_size, strides, padding, mode):
+# From this many channels on, backward finds max / min pixels from A (see above).
+LANES = 8
+
+
+def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     """dX (m, H, W, C), as ``nnxp.ops.pool.pool2d_backward``."""
     X = np.ascontiguousarray(X)
     dX = np.zeros_like(X)
+    dA = np.ascontiguousarray(dA, dtype=X.dtype)
     (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
-    pool_backward_loops(np.ascontiguousarray(dA, dtype=X.dtype), X, ph, pw, sh, sw, top, left,
-                        MODE_CODES[mode], dX)
+    if A is not None and mode != "mean" and X.shape[3] >= LANES:
+        pool_backward_from_output(dA, X, np.ascontiguousarray(A, dtype=X.dtype), ph, pw, sh, sw, top, left, dX)
+    else:
+        pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
     return dX
 
 
@@ -109,3 +126,36 @@ def pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, mode, dX):
                             best = value if better else best
                             chosen = p if better else chosen
                     gradients[chosen] += dA[n, y, x, c]
+
+
+@numba.njit(parallel=True, cache=True)
+def pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX):
+    """dX for max and min: each window sends dA to its first pixel equal to A."""
+    m, H, W, C = X.shape
+    _, oh, ow, _ = A.shape
+    rows, out_rows, grad_rows = X.reshape(m, H, W * C), A.reshape(m, oh, ow * C), dA.reshape(m, oh, ow * C)
+    for n in prange(m):
+        gradients = dX[n].reshape(H * W * C)
+        winner = np.empty(ow * C, dtype=np.int64)  # for each window of row y: a flat index into sample n
+        for y in range(oh):
+            out = out_rows[n, y]
+            i0, i1 = max(0, top - sh * y), min(ph, H + top - sh * y)  # window rows inside the image
+            for x in range(ow):  # the first tap inside the image, kept if no value equals A (NaN)
+                corner = ((sh * y - top + i0) * W + max(0, sw * x - left)) * C
+                for c in range(C):
+                    winner[x * C + c] = corner + c
+            for i in range(i1 - 1, i0 - 1, -1):  # last tap first: the first equal one is the last kept
+                r = sh * y - top + i
+                row = rows[n, r]
+                for j in range(pw - 1, -1, -1):
+                    for x in range(ow):
+                        s = sw * x - left + j
+                        if s < 0 or s >= W:
+                            continue
+                        pixel = (r * W + s) * C
+                        for c in range(C):
+                            equal = row[s * C + c] == out[x * C + c]
+                            winner[x * C + c] = pixel + c if equal else winner[x * C + c]
+            grads = grad_rows[n, y]
+            for k in range(ow * C):
+                gradients[winner[k]] += grads[k]

@@ -71,5 +71,5 @@ class Pooling(Layer):
         self.bc["dA"] = dA
         X = self.fc["X"]
         self.bc["dX"] = pool2d_backward(dA, X, self.pool_size, self.strides, self.padding_for(X), self.mode,
-                                        kernels=self.kernels)
+                                        kernels=self.kernels, A=self.fc["A"])
         return self.bc["dX"]

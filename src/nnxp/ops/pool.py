@@ -52,8 +52,11 @@ def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "re
     return xp.mean(windows, axis=3)
 
 
-def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
-    """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X."""
+def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str = "reference", A=None):
+    """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X.
+
+    A, the forward's output, is optional: the CPU kernel uses it to find the extreme
+    pixels faster (see ``nnxp.kernels.cpu.pool``); the code here does not need it."""
     module = fast_kernels(kernels, X)
     xp = array_namespace(dA, X)
     if on_device(module):
@@ -61,7 +64,7 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str 
         module.pool2d_backward(dA, X, pool_size, strides, padding, mode, dX)
         return dX
     if module is not None:
-        return module.pool2d_backward(dA, X, pool_size, strides, padding, mode)
+        return module.pool2d_backward(dA, X, pool_size, strides, padding, mode, A)
     Xp = pad_images(X, padding, _PAD_VALUE[mode])
     windows = im2col(Xp, pool_size, strides)  # (m, oh, ow, k, C), k = ph * pw
     k = windows.shape[3]
