@@ -4,6 +4,9 @@ They run in-process through ``nnxp.cli.main`` with few epochs; the console outpu
 captured and checked for what a student must see, and the plots for being real PNGs.
 """
 
+import os
+import sys
+
 import pytest
 
 import nnxp
@@ -68,3 +71,29 @@ def test_info_lists_backends_libraries_and_threads(capsys):
     out = capsys.readouterr().out
     for expected in ("cpu", "gpu", "strict", "numpy", "array-api-compat", "threads"):
         assert expected in out
+
+
+def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    from nnxp import cli
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = cli.find_benchmarks([os.path.join(here, "..", "docs")])  # from any folder of the checkout
+    assert found == os.path.join(os.path.dirname(here), "benchmarks", "run.py")
+    assert cli.find_benchmarks([str(tmp_path)]) is None
+    monkeypatch.setattr(cli, "find_benchmarks", lambda places=None: None)
+    assert cli.main(["bench"]) == 2
+    assert "clone it" in capsys.readouterr().err
+
+
+def test_bench_runs_the_suite_and_prints_the_table(tmp_path):
+    """One small benchmark, end to end: its own process, the JSON, the Markdown table."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-m", "nnxp.cli", "bench", "-k", "test_epoch and W1 and float64",
+                           "--targets", "cpu-numba", "--threads", "1", "--out", str(tmp_path)],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert os.path.isfile(tmp_path / "cpu-numba.json")
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| W1 | float64"))
+    assert float(row.split("|")[3].split()[0]) > 0  # the cpu-numba median, in ms

@@ -4,6 +4,7 @@
     nnxp compare [--model ...]         the same training on several backends, side by side
     nnxp warmup                        compile every kernel ahead of time (then cached on disk)
     nnxp info                          backends found, versions, thread counts
+    nnxp bench [-k W2] [--targets ...] the benchmark suite of a source checkout, as a table
 
 The demo networks are defined here, once, so that the demo, the comparison and the
 tests train exactly the same thing.
@@ -220,6 +221,50 @@ def _gpu_details() -> dict:
             "runtime (CUDA)": cuda_version(runtime.runtimeGetVersion())}
 
 
+# --------------------------------------------------------------------------- bench
+
+
+BENCH_INSTALL = ("the benchmarks live in the source repository, not in the installed package: "
+                 "clone it, `pip install -e '.[bench]'` there, and run `nnxp bench` inside it")
+
+
+def find_benchmarks(places=None) -> str | None:
+    """benchmarks/run.py of the checkout that holds one of ``places`` (a folder or
+    any folder below it). By default: the working folder, then, for an editable
+    install, the checkout this package was installed from."""
+    if places is None:
+        places = [os.getcwd(), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]  # src/nnxp -> src
+    for place in places:
+        place = os.path.abspath(place)
+        while True:
+            candidate = os.path.join(place, "benchmarks", "run.py")
+            if os.path.isfile(candidate):
+                return candidate
+            parent = os.path.dirname(place)
+            if parent == place:
+                break
+            place = parent
+    return None
+
+
+def bench(args) -> int:
+    """Run benchmarks/run.py (each target in its own process, a Markdown table at the end)."""
+    script = find_benchmarks()
+    if script is None:
+        print(f"nnxp bench: {BENCH_INSTALL}", file=sys.stderr)
+        return 2
+    command = [sys.executable, script, "--threads", str(args.threads or os.cpu_count() or 1)]
+    if args.targets:
+        command += ["--targets", *args.targets]
+    if args.k:
+        command += ["-k", args.k]
+    if args.out:
+        command += ["--out", args.out]
+    import subprocess
+
+    return subprocess.call(command)
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -258,6 +303,14 @@ def main(argv=None) -> int:
 
     info_parser = commands.add_parser("info", help="backends, versions, threads")
     info_parser.set_defaults(run=info)
+
+    bench_parser = commands.add_parser("bench", help="the benchmark suite (in a source checkout), as a table")
+    bench_parser.add_argument("-k", default=None, help="pytest -k expression, e.g. 'W2 or W3'")
+    bench_parser.add_argument("--targets", nargs="+", default=None,
+                              help="cpu-numba cpu-reference torch-cpu gpu-numba gpu-reference torch-cuda (default: all)")
+    bench_parser.add_argument("--threads", type=int, default=None, help="default: every core")
+    bench_parser.add_argument("--out", default=None, help="folder for the JSON results (default: benchmarks/results)")
+    bench_parser.set_defaults(run=bench)
 
     args = parser.parse_args(argv)
     return args.run(args)
