@@ -134,6 +134,8 @@ def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> 
     layers = [("Convolution", lambda: Convolution(3, 3, padding=1), images),
               ("Convolution (no bias)", lambda: Convolution(3, 3, use_bias=False), images)]
     layers += [(f"Pooling {mode}", lambda mode=mode: Pooling(2, mode=mode), images) for mode in ("max", "mean", "min")]
+    wide = rng.standard_normal((2, 4, 4, 8))  # 8 channels: max pooling's backward takes its SIMD path
+    layers += [("Pooling max, 8 channels", lambda: Pooling(2, mode="max"), wide)]
     layers += [(cls.__name__, lambda cls=cls: cls(4, sequences=True), sequences) for cls in (RNN, GRU, LSTM)]
     done = []
     for dtype in dtypes:
