@@ -76,6 +76,8 @@ def test_info_lists_backends_libraries_and_threads(capsys):
     out = capsys.readouterr().out
     for expected in ("cpu", "gpu", "strict", "numpy", "array-api-compat", "threads"):
         assert expected in out
+    if nnxp.backend.numba_available():  # how numba's idle workers wait: the policy, or what the user set
+        assert "GOMP_SPINCOUNT" in out or "OMP_WAIT_POLICY" in out
 
 
 def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):

@@ -378,12 +378,18 @@ def _apply_thread_policy(backend: Backend) -> None:
 
 
 def thread_info() -> dict:
-    """Thread counts in use: numba's pool and each BLAS/OpenMP library loaded."""
+    """Thread counts in use: numba's pool and each BLAS/OpenMP library loaded; and how
+    numba's idle workers wait (see ``nnxp.kernels.cpu``)."""
     info = {"cpu_count": os.cpu_count()}
     if numba_available():
+        from .kernels import cpu  # noqa: F401  (sets how the workers wait: asking numba for its threads starts its pool)
         import numba
 
         info["numba"] = numba.get_num_threads()
+    if "OMP_WAIT_POLICY" in os.environ:
+        info["idle workers (OMP_WAIT_POLICY)"] = os.environ["OMP_WAIT_POLICY"]
+    elif "GOMP_SPINCOUNT" in os.environ:
+        info["idle workers spin (GOMP_SPINCOUNT)"] = os.environ["GOMP_SPINCOUNT"]
     from threadpoolctl import threadpool_info
 
     for pool in threadpool_info():
