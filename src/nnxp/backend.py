@@ -382,7 +382,7 @@ def thread_info() -> dict:
     numba's idle workers wait (see ``nnxp.kernels.cpu``)."""
     info = {"cpu_count": os.cpu_count()}
     if numba_available():
-        from .kernels import cpu  # noqa: F401  (sets how the workers wait: asking numba for its threads starts its pool)
+        from .kernels import cpu  # noqa: F401  (its wait setting first: asking numba for threads starts its pool)
         import numba
 
         info["numba"] = numba.get_num_threads()

@@ -309,7 +309,8 @@ def main(argv=None) -> int:
     bench_parser = commands.add_parser("bench", help="the benchmark suite (in a source checkout), as a table")
     bench_parser.add_argument("-k", default=None, help="pytest -k expression, e.g. 'W2 or W3'")
     bench_parser.add_argument("--targets", nargs="+", default=None,
-                              help="cpu-numba cpu-reference torch-cpu gpu-numba gpu-reference torch-cuda (default: all)")
+                              help="of cpu-numba cpu-reference torch-cpu gpu-numba gpu-reference torch-cuda "
+                                   "(default: all)")
     bench_parser.add_argument("--threads", type=int, default=None, help="default: every core")
     bench_parser.add_argument("--out", default=None, help="folder for the JSON results (default: benchmarks/results)")
     bench_parser.set_defaults(run=bench)
