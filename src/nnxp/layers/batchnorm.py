@@ -58,6 +58,9 @@ from __future__ import annotations
 
 import math
 
+from array_api_compat import array_namespace
+
+from ..ops import sum_rows
 from .base import Layer, ShapeError
 
 
@@ -88,10 +91,10 @@ class BatchNorm(Layer):
     def forward(self, X):
         self._check_features(X)
         xp = self.xp(X)
-        rows = tuple(range(X.ndim - 1))  # every axis but the features
-        mu = xp.mean(X, axis=rows) if self.training else self.p["running_mean"]
+        N = math.prod(X.shape[:-1])  # the rows: every sample (and pixel, or step)
+        mu = feature_sums(X) / N if self.training else self.p["running_mean"]
         X_mu = X - mu
-        var = xp.mean(X_mu * X_mu, axis=rows) if self.training else self.p["running_var"]
+        var = feature_sums(X_mu * X_mu) / N if self.training else self.p["running_var"]
         if self.training:
             self._update_running_statistics(mu, var)
         self.fc["X"], self.fc["mu"], self.fc["var"] = X, mu, var
@@ -107,12 +110,11 @@ class BatchNorm(Layer):
     def backward(self, dA):
         """dX from dA; in the mode of the forward pass (``training`` must not change between)."""
         xp = self.xp(dA)
-        rows = tuple(range(dA.ndim - 1))
         X_hat = self.fc["X_hat"]
         self.bc["dA"] = dA
         # The two sums are the parameter gradients, and the training dX needs them too.
-        self.bc["dbeta"] = xp.sum(dA, axis=rows)
-        self.bc["dgamma"] = xp.sum(dA * X_hat, axis=rows)
+        self.bc["dbeta"] = feature_sums(dA)
+        self.bc["dgamma"] = feature_sums(dA * X_hat)
         scale = self.p["gamma"] / xp.sqrt(self.fc["var"] + self.epsilon)
         if self.training:  # mu and var moved with X: remove their share of dA
             N = math.prod(dA.shape[:-1])
@@ -128,3 +130,11 @@ class BatchNorm(Layer):
         n = self.d.get("n")
         if X.ndim < 2 or (n is not None and X.shape[-1] != n):
             raise ShapeError(f"{self.describe()} expects input of shape (m, ..., {n}), got {tuple(X.shape)}")
+
+
+def feature_sums(A):
+    """The sum over every axis but the last, (n,): as ``sum_rows`` of the (rows, n)
+    matrix, a matrix product. For images it is the per-channel sum over samples and
+    pixels, where NumPy's sum over axes (0, 1, 2) measured 8x slower (64x28x28x6: 852
+    against 108 us) and CuPy's reduction gives one thread per channel."""
+    return sum_rows(array_namespace(A).reshape(A, (-1, A.shape[-1])))
