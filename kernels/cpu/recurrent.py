@@ -26,11 +26,11 @@ the reference code for any other activation). How they are organised for speed:
   (``np.uint64``): for a signed index Numba adds a test for negative values, which
   stops vectorisation.
 * Sigmoid and tanh need exp, and the C library's exp (or tanh) is one value at a time:
-  ``_exp_pass`` computes exp itself (below), vectorised, within 1 ulp of float64, for
-  both dtypes. The kernels use ``error_model="numpy"`` (x / 0 gives inf instead of
-  raising, which would stop vectorisation) and allow fused multiply-adds
-  (``contract``) and, in sums, reordering (``reassoc``): results differ from the
-  reference code by rounding only.
+  ``_exp_term`` computes exp itself (below), vectorised, in the same pass as the
+  activation, within 1 ulp for both dtypes. The kernels use ``error_model="numpy"``
+  (x / 0 gives inf instead of raising, which would stop vectorisation) and allow fused
+  multiply-adds (``contract``) and, in sums, reordering (``reassoc``): results differ
+  from the reference code by rounding only.
 * Scratch arrays are allocated once per call, never per step, and backward never
   writes to the forward caches (it can run twice on the same input).
 """
@@ -43,7 +43,7 @@ import math
 import numba
 import numpy as np
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
 RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
@@ -76,29 +76,28 @@ def _bounds(chunks, c, samples):
 # 1 + r/2 + ... + r^12/13! (relative error < 2e-16 there), summed by Estrin's scheme
 # (pairs, then pairs of pairs: a short chain of dependent operations); then
 # exp(x) = 2^n (r Q) + 2^n and expm1(x) = 2^n (r Q) + (2^n - 1), exact steps but the
-# last. 2^n is built from its bits, exponent n + 1023 in bits 52.. of an int64, read
-# back as a float64 through a view of the same memory (``scale``), hence two loops
-# (float32: exponent n + 127 in bits 23.. of an int32). Below EXP_FLOOR, exp(x) is
+# last. 2^n is built from its bits: exponent n + 1023 in bits 52.. of an int64, read as
+# a float64 (float32: n + 127 in bits 23.. of an int32), one instruction that moves no
+# data (``_float_from_bits``), so exp, 2^n and the activation are one pass along the row
+# (an earlier version went through memory and three passes: the float32 LSTM step's
+# activations took 164 us at W3's shapes against 119 now). Below EXP_FLOOR, exp(x) is
 # taken as 0 (the values dropped are below the smallest normal number).
 
 # Every constant a formula uses comes from K, an array of the data's dtype, so that
-# float32 data is computed in float32 (eight values per AVX2 instruction, not four);
-# I holds the integer constants of 2^n in the matching integer width.
+# float32 data is computed in float32 (eight values per AVX2 instruction, not four).
 ZERO, ONE, TWO, HALF, LOG2E, LN2_HI, LN2_LO, EXP_FLOOR, TAYLOR = range(9)
-BIAS, SHIFT = range(2)
 
 
 @functools.lru_cache(maxsize=None)
 def _constants(dtype):
-    """(K, I) for float32 or float64 data (made once per dtype)."""
+    """K for float32 or float64 data (made once per dtype)."""
     dtype = np.dtype(dtype)
     single = dtype == np.float32
     floor = -87.0 if single else -708.0  # exp(floor) is about the smallest normal number
     taylor = [1.0 / math.factorial(k) for k in range(2, 14)]  # 1/2!, ..., 1/13!
     K = np.array([0.0, 1.0, 2.0, 0.5, 1.4426950408889634, 0.693145751953125, 1.4286068203094173e-06, floor]
                  + taylor, dtype=dtype)
-    I = np.array([127, 23] if single else [1023, 52], dtype=np.int32 if single else np.int64)
-    return K, I
+    return K
 
 
 def _expm1_taylor(r, q):
@@ -126,32 +125,57 @@ def _expm1_taylor_for(r, q):
     return series
 
 
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float whose bits are those of the integer ``bits`` (int32 -> float32,
+    int64 -> float64): an LLVM bitcast, which moves no data and vectorises."""
+    floats = {types.int32: types.float32, types.int64: types.float64}
+    if bits not in floats:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return floats[bits](bits), codegen
+
+
+def _power_of_two(n):
+    """2^n for a whole number n held as a float, in n's dtype. Compiled per dtype, below."""
+
+
+@overload(_power_of_two, inline="always")
+def _power_of_two_for(n):
+    if n == types.float32:
+        return lambda n: _float_from_bits(np.int32((np.int32(n) + np.int32(127)) << np.int32(23)))
+    return lambda n: _float_from_bits(np.int64((np.int64(n) + np.int64(1023)) << np.int64(52)))
+
+
 @njit(**INLINE)
-def _exp_pass(Z, s, t, lo, hi, codes, out, bits, scale, K, I):
-    """out[j - lo] = what the activation of code codes[j] needs from exp, for
-    lo <= j < hi: exp(-|z|) for sigmoid, expm1(-2|z|) for tanh (0 for the others)."""
-    lo, hi = np.uint64(lo), np.uint64(hi)
-    # Constants are read once, before the loops: a load from K inside a loop, which
-    # might alias the arrays written there, would stop vectorisation.
-    zero, one, two, half, floor = K[ZERO], K[ONE], K[TWO], K[HALF], K[EXP_FLOOR]
-    log2e, ln2_hi, ln2_lo, bias, shift = K[LOG2E], K[LN2_HI], K[LN2_LO], I[BIAS], I[SHIFT]
+def _exp_constants(K):
+    """What _exp_term needs from K, as a tuple, read once before a loop: a load from K
+    inside a loop, which might alias the arrays written there, would stop vectorisation."""
+    one = K[ONE]
     q = (K[TAYLOR], K[TAYLOR + 1], K[TAYLOR + 2], K[TAYLOR + 3], K[TAYLOR + 4], K[TAYLOR + 5], K[TAYLOR + 6],
          K[TAYLOR + 7], K[TAYLOR + 8], K[TAYLOR + 9], K[TAYLOR + 10], K[TAYLOR + 11], one)
-    for j in range(lo, hi):
-        factor = one if codes[j] == SIGMOID else (two if codes[j] == TANH else zero)
-        x = max(-factor * abs(Z[s, t, j]), floor)
-        n = np.floor(x * log2e + half)
-        out[j - lo] = _expm1_taylor((x - n * ln2_hi) - n * ln2_lo, q)
-        bits[j - lo] = (np.int32(n) + bias) << shift
-    for j in range(lo, hi):
-        factor = one if codes[j] == SIGMOID else (two if codes[j] == TANH else zero)
-        minus = one if codes[j] == TANH else zero
-        value = scale[j - lo] * out[j - lo] + (scale[j - lo] - minus)
-        out[j - lo] = value if -factor * abs(Z[s, t, j]) > floor else zero - minus
+    return K[ZERO], one, K[TWO], K[HALF], K[EXP_FLOOR], K[LOG2E], K[LN2_HI], K[LN2_LO], q
+
+
+@njit(**INLINE)
+def _exp_term(code, z, E):
+    """What the activation of code ``code`` needs from exp: exp(-|z|) for sigmoid,
+    expm1(-2|z|) for tanh (0 for the others)."""
+    zero, one, two, half, floor, log2e, ln2_hi, ln2_lo, q = E
+    factor = one if code == SIGMOID else (two if code == TANH else zero)
+    minus = one if code == TANH else zero  # expm1 = exp - 1
+    x = max(-factor * abs(z), floor)
+    n = np.floor(x * log2e + half)
+    scale = _power_of_two(n)
+    value = scale * _expm1_taylor((x - n * ln2_hi) - n * ln2_lo, q) + (scale - minus)
+    return value if -factor * abs(z) > floor else zero - minus
 
 
 # --------------------------------------------------------------------------- activations
-# a = f(z) from z and e = what _exp_pass gave, and f'(z) from z and a (as the reference
+# a = f(z) from z and e = what _exp_term gives, and f'(z) from z and a (as the reference
 # activations do), each as a formula chosen by the code, without a branch:
 #   sigmoid   1 / (1 + e) for z >= 0, e / (1 + e) for z < 0      f' = a (1 - a)
 #   tanh      -m / (2 + m), sign of z (m = expm1(-2|z|))         f' = 1 - a^2
@@ -171,6 +195,12 @@ def _activation(code, z, e, zero, one, two):
         (two + e) if code == TANH else ((one + abs(z)) if code == SOFTSIGN else one))
     value = top / bottom
     return value if z == z else z
+
+
+@njit(**INLINE)
+def _activate(code, z, E):
+    """f(z) for the activation of code ``code`` (E: _exp_constants)."""
+    return _activation(code, z, _exp_term(code, z, E), E[0], E[1], E[2])
 
 
 @njit(**INLINE)
@@ -257,9 +287,9 @@ def _add_weight_gradients(dW, db, H, shift, dZ, first, last):
 
 
 @njit(**FAST)
-def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale, K, I):
+def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K):
     u = np.uint64(H.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    E = _exp_constants(K)
     for s in range(first, last):
         for t in range(Z.shape[1]):
             for j in range(b.shape[0]):
@@ -267,22 +297,21 @@ def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m, bits, scale, K, 
             _add_product(Z, s, t, X, s, t, U)
             if t > 0:
                 _add_product(Z, s, t, H, s, t - 1, V)
-            _exp_pass(Z, s, t, 0, u, codes, m, bits, scale, K, I)
             for k in range(u):
-                H[s, t, k] = _activation(codes[k], Z[s, t, k], m[k], zero, one, two)
+                H[s, t, k] = _activate(codes[k], Z[s, t, k], E)
 
 
 @njit(cache=True, parallel=True)
-def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, m, bits, scale, K, I):
+def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, m[c], bits[c], scale[c], K, I)
+        _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K)
 
 
 @njit(**FAST)
-def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K, I):
+def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
     u = np.uint64(H.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    zero, one = K[ZERO], K[ONE]
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
@@ -298,10 +327,10 @@ def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, 
 
 
 @njit(cache=True, parallel=True)
-def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K, I):
+def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K, I)
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K)
 
 
 def rnn_forward(X, U, V, b, activation):
@@ -309,27 +338,26 @@ def rnn_forward(X, U, V, b, activation):
     (m, steps, _), u = X.shape, V.shape[0]
     Z = np.empty((m, steps, u), dtype=X.dtype)
     H = np.empty_like(Z)
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
-    scratch = _exp_scratch(chunks, u, X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
     codes = _row_codes(u, X.dtype, activation)
     if chunks == 1:
-        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, *(a[0] for a in scratch), K, I)
+        _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, K)
     else:
-        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, *scratch, K, I)
+        _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K)
     return H, Z
 
 
 def rnn_backward(dH, X, U, V, H, Z, activation):
     """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     dZ, dh, dX, (dU, dV, db) = np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     if chunks == 1:
-        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation, K, I)
+        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation, K)
     else:
-        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K, I)
+        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
@@ -337,9 +365,10 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 
 
 @njit(**FAST)
-def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale, K, I):
+def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
     u = np.uint64(H.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    zero, one = K[ZERO], K[ONE]
+    E = _exp_constants(K)
     z0, n0 = u, u + u  # where the z and n blocks start in a row of 3u
     for s in range(first, last):
         for t in range(Z.shape[1]):
@@ -352,15 +381,13 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bi
                 _add_product(P, s, 0, H, s, t - 1, V)  # P = h_{t-1} V = [P_r | P_z | P_n]
             for j in range(n0):
                 Z[s, t, j] += P[s, 0, j]
-            _exp_pass(Z, s, t, 0, n0, codes, m, bits, scale, K, I)
             for j in range(n0):
-                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j], zero, one, two)  # r, z
+                A[s, t, j] = _activate(codes[j], Z[s, t, j], E)  # r, z
             for k in range(u):
                 Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
                 Z[s, t, n0 + k] += A[s, t, k] * Hn[s, t, k]  # + r Hn
-            _exp_pass(Z, s, t, n0, n0 + u, codes, m, bits, scale, K, I)
             for k in range(u):
-                n = _activation(codes[n0 + k], Z[s, t, n0 + k], m[k], zero, one, two)
+                n = _activate(codes[n0 + k], Z[s, t, n0 + k], E)
                 z = A[s, t, z0 + k]
                 h_prev = H[s, t - 1, k] if t > 0 else zero
                 A[s, t, n0 + k] = n
@@ -368,17 +395,17 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bi
 
 
 @njit(cache=True, parallel=True)
-def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, m, bits, scale, K, I):
+def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, m[c], bits[c], scale[c], K, I)
+        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
 
 
 @njit(**FAST)
 def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
-                        code_n, code_r, code_z, K, I):
+                        code_n, code_r, code_z, K):
     u = np.uint64(H.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    zero, one = K[ZERO], K[ONE]
     z0, n0 = u, u + u
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
@@ -403,11 +430,11 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
 
 @njit(cache=True, parallel=True)
 def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
-                           code_n, code_r, code_z, K, I):
+                           code_n, code_r, code_z, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
-                            code_n, code_r, code_z, K, I)
+                            code_n, code_r, code_z, K)
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
@@ -416,29 +443,28 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     Z = np.empty((m, steps, 3 * u), dtype=X.dtype)
     H, A, Hn = np.empty((m, steps, u), dtype=X.dtype), np.empty_like(Z), np.empty((m, steps, u), dtype=X.dtype)
     P = np.empty((m, 1, 3 * u), dtype=X.dtype)  # this step's recurrent side
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
-    scratch = _exp_scratch(chunks, 2 * u, X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     X, U, V, b, bh = _contiguous(X, U, V, b, bh)
     codes = _row_codes(u, X.dtype, reset_gate, update_gate, activation)
     if chunks == 1:
-        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, *(a[0] for a in scratch), K, I)
+        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
     else:
-        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, *scratch, K, I)
+        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
     return H, Z, A, Hn
 
 
 def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
     if chunks == 1:
-        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes, K, I)
+        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes, K)
     else:
-        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K, I)
+        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
@@ -446,11 +472,11 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 
 
 @njit(**FAST)
-def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale, K, I):
+def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
     u = np.uint64(H.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    zero = K[ZERO]
+    E = _exp_constants(K)
     f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
-    cell = np.full(u, code_c, dtype=codes.dtype)  # the cell's activation code, per value
     for s in range(first, last):
         for t in range(Z.shape[1]):
             for j in range(b.shape[0]):
@@ -458,30 +484,28 @@ def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m
             _add_product(Z, s, t, X, s, t, U)
             if t > 0:
                 _add_product(Z, s, t, H, s, t - 1, V)
-            _exp_pass(Z, s, t, 0, o0 + u, codes, m, bits, scale, K, I)
             for j in range(o0 + u):
-                A[s, t, j] = _activation(codes[j], Z[s, t, j], m[j], zero, one, two)  # i, f, g, o
+                A[s, t, j] = _activate(codes[j], Z[s, t, j], E)  # i, f, g, o
             for k in range(u):
                 c_prev = C[s, t - 1, k] if t > 0 else zero
                 C[s, t, k] = A[s, t, f0 + k] * c_prev + A[s, t, k] * A[s, t, g0 + k]  # f C + i g
-            _exp_pass(C, s, t, 0, u, cell, m, bits, scale, K, I)
             for k in range(u):
-                S[s, t, k] = _activation(code_c, C[s, t, k], m[k], zero, one, two)
+                S[s, t, k] = _activate(code_c, C[s, t, k], E)
                 H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]  # o S
 
 
 @njit(cache=True, parallel=True)
-def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, m, bits, scale, K, I):
+def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, m[c], bits[c], scale[c], K, I)
+        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K)
 
 
 @njit(**FAST)
 def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
-                         code_c, code_g, code_i, code_f, code_o, K, I):
+                         code_c, code_g, code_i, code_f, code_o, K):
     u = np.uint64(C.shape[2])
-    zero, one, two = K[ZERO], K[ONE], K[TWO]
+    zero, one = K[ZERO], K[ONE]
     f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
@@ -507,11 +531,11 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
 
 @njit(cache=True, parallel=True)
 def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
-                            code_c, code_g, code_i, code_f, code_o, K, I):
+                            code_c, code_g, code_i, code_f, code_o, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
-                             code_c, code_g, code_i, code_f, code_o, K, I)
+                             code_c, code_g, code_i, code_f, code_o, K)
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
@@ -520,14 +544,13 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     Z = np.empty((m, steps, 4 * u), dtype=X.dtype)
     H = np.empty((m, steps, u), dtype=X.dtype)
     C, S, A = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
-    scratch = _exp_scratch(chunks, 4 * u, X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
     codes = _row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
     if chunks == 1:
-        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, *(a[0] for a in scratch), K, I)
+        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, K)
     else:
-        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, *scratch, K, I)
+        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, K)
     return H, C, S, Z, A
 
 
@@ -535,15 +558,15 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
                   output_gate):
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, (K, I) = _chunks(m), _constants(X.dtype)
+    chunks, K = _chunks(m), _constants(X.dtype)
     dZ, dX = np.empty_like(Z), _zeros(X, *X.shape)
     dh, dc, (dU, dV, db) = _zeros(X, m, 1, u), _zeros(X, m, 1, u), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     if chunks == 1:
-        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes, K, I)
+        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes, K)
     else:
-        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K, I)
+        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
@@ -567,11 +590,3 @@ def _zeros(like, *shape):
 def _sums(like, chunks, U, V):
     """Zeroed partial sums of dU, dV and db, one set per chunk."""
     return _zeros(like, chunks, *U.shape), _zeros(like, chunks, *V.shape), _zeros(like, chunks, U.shape[1])
-
-
-def _exp_scratch(chunks: int, width: int, dtype):
-    """Scratch rows for _exp_pass, one per chunk: its result, the integer bits of 2^n
-    (int32 for float32, int64 for float64), and their floating-point view."""
-    m = np.empty((chunks, width), dtype=dtype)
-    bits = np.empty((chunks, width), dtype=np.int32 if dtype == np.float32 else np.int64)
-    return m, bits, bits.view(dtype)
