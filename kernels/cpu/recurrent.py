@@ -28,9 +28,9 @@ the reference code for any other activation). How they are organised for speed:
 * Sigmoid and tanh need exp, and the C library's exp (or tanh) is one value at a time:
   ``_exp_term`` computes exp itself (below), vectorised, in the same pass as the
   activation, within 1 ulp for both dtypes. The kernels use ``error_model="numpy"``
-  (x / 0 gives inf instead of raising, which would stop vectorisation) and allow fused
-  multiply-adds (``contract``) and, in sums, reordering (``reassoc``): results differ
-  from the reference code by rounding only.
+  (x / 0 gives inf instead of raising, which would stop vectorisation); the products
+  allow fused multiply-adds (``contract``) and, in sums, reordering (``reassoc``):
+  results differ from the reference code by rounding only (see FAST and EXACT below).
 * Scratch arrays are allocated once per call, never per step, and backward never
   writes to the forward caches (it can run twice on the same input).
 """
@@ -52,8 +52,17 @@ RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH,
 # From this many samples on, and with more than one Numba thread, the parallel variant runs.
 parallel_threshold = 8
 
+# The products may fuse multiply-adds (``contract``); the step loops and the gate
+# formulas inlined into them may not: Numba compiles a step loop once for the serial
+# variant and once inside the parallel one (or loads either from its disk cache), and
+# LLVM does not always fuse the same operations in both, so with ``contract`` the two
+# gave results 1 ulp apart, depending on which was compiled or cached first. Without it
+# they are bit-identical, whatever the path (tested), and as fast: the fused products
+# are where contract pays (LSTM forward, float64, W3's shapes: 387 us, 383 with it
+# everywhere, 438 with it nowhere).
 FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
-INLINE = {**FAST, "inline": "always"}
+EXACT = {"cache": True, "error_model": "numpy"}
+INLINE = {**EXACT, "inline": "always"}
 
 
 def _chunks(samples: int) -> int:
@@ -286,7 +295,7 @@ def _add_weight_gradients(dW, db, H, shift, dZ, first, last):
 # --------------------------------------------------------------------------- RNN
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K):
     u = np.uint64(H.shape[2])
     E = _exp_constants(K)
@@ -301,14 +310,14 @@ def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K):
                 H[s, t, k] = _activate(codes[k], Z[s, t, k], E)
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K)
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -326,7 +335,7 @@ def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, 
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
@@ -364,7 +373,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 # --------------------------------------------------------------------------- GRU
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -394,14 +403,14 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
                 H[s, t, k] = (one - z) * n + z * h_prev
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                         code_n, code_r, code_z, K):
     u = np.uint64(H.shape[2])
@@ -428,7 +437,7 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
     _add_weight_gradients(dV, db[:0], H, 1, dP, first, last)
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                            code_n, code_r, code_z, K):
     for c in prange(chunks):
@@ -471,7 +480,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 # --------------------------------------------------------------------------- LSTM
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
     u = np.uint64(H.shape[2])
     zero = K[ZERO]
@@ -494,14 +503,14 @@ def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K
                 H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]  # o S
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K)
 
 
-@njit(**FAST)
+@njit(**EXACT)
 def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o, K):
     u = np.uint64(C.shape[2])
@@ -529,7 +538,7 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
-@njit(cache=True, parallel=True)
+@njit(**EXACT, parallel=True)
 def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
                             code_c, code_g, code_i, code_f, code_o, K):
     for c in prange(chunks):
