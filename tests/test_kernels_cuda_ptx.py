@@ -9,6 +9,7 @@ its own, without the CUDA simulator that conftest.py chose for this one.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -18,6 +19,11 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
+try:  # numba's own, older numba.cuda (without the numba-cuda package) has another compile_ptx
+    importlib.metadata.version("numba-cuda")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip("numba-cuda is not installed (numba's built-in numba.cuda has another compile_ptx)",
+                allow_module_level=True)
 
 KERNELS = ("_im2col", "_col2im", "_pool_forward", "_pool_backward", "_rnn_forward", "_rnn_backward",
            "_gru_forward", "_gru_backward", "_lstm_forward", "_lstm_backward")
