@@ -90,6 +90,12 @@ def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path,
     monkeypatch.setattr(cli, "find_benchmarks", lambda places=None: None)
     assert cli.main(["bench"]) == 2
     assert "clone it" in capsys.readouterr().err
+    import importlib.util
+
+    monkeypatch.setattr(cli, "find_benchmarks", lambda places=None: found)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytest_benchmark" else 1)
+    assert cli.main(["bench"]) == 2
+    assert "pip install -e '.[bench]'" in capsys.readouterr().err
 
 
 def test_bench_runs_the_suite_and_prints_the_table(tmp_path):

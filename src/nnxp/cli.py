@@ -255,6 +255,11 @@ def bench(args) -> int:
     if script is None:
         print(f"nnxp bench: {BENCH_INSTALL}", file=sys.stderr)
         return 2
+    import importlib.util
+
+    if importlib.util.find_spec("pytest_benchmark") is None:
+        print("nnxp bench: pytest-benchmark is not installed: pip install -e '.[bench]' in the clone", file=sys.stderr)
+        return 2
     command = [sys.executable, script, "--threads", str(args.threads or os.cpu_count() or 1)]
     if args.targets:
         command += ["--targets", *args.targets]
