@@ -37,8 +37,9 @@ reads it once for four dot products and reads and writes the dXflat row once for
 axpys (``dXflat[q + off] += w0 g0[q] + w1 g1[q] + w2 g2[q] + w3 g3[q]``). Measured on 2
 threads against one filter per pass: LeNet's second layer (64x14x14x6, 16@5x5) float32
 forward 0.87 -> 0.69 ms and backward 1.76 -> 0.86 ms (float64 1.40 -> 1.02 and 2.34
--> 1.37). The last F % 4 filters take one pass each, as before. (Four taps per pass,
-which saves only the output row's traffic, measured no faster.)
+-> 1.37). When F is not a multiple of 4 the filters are padded with zero filters (their
+outputs are never read): one code path, which also keeps Numba's compile time down.
+(Four taps per pass, which saves only the output row's traffic, measured no faster.)
 
 Samples run in parallel (``prange``); all copying in and out happens inside the
 parallel loop, in buffers small enough to stay in the core's cache. Each sample
@@ -64,16 +65,28 @@ from numba import prange
 # (No 'nnan'/'ninf': the results stay IEEE for any input.)
 FASTMATH = {"contract", "reassoc"}
 
+BLOCK = 4  # filters per pass
+
+
+def _padded_filters(W, dtype):
+    """W (kh, kw, C, F) with zero filters appended up to a multiple of BLOCK."""
+    F = W.shape[3]
+    padded = np.zeros((*W.shape[:3], -(-F // BLOCK) * BLOCK), dtype=dtype)
+    padded[..., :F] = W
+    return padded
+
 
 def conv2d_forward(X, W, b, strides, padding):
     """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward``."""
     X = np.ascontiguousarray(X)
-    W = np.ascontiguousarray(W, dtype=X.dtype)
     (m, H, Wd, _), (kh, kw, _, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     Hp, Wp = top + H + bottom, left + Wd + right
     Z = np.empty((m, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, F), dtype=X.dtype)
-    bias = np.zeros(F, dtype=X.dtype) if b is None else np.ascontiguousarray(b, dtype=X.dtype)
+    W = _padded_filters(W, X.dtype)
+    bias = np.zeros(W.shape[3], dtype=X.dtype)
+    if b is not None:
+        bias[:F] = b
     conv_forward_taps(X, W, bias, sh, sw, top, left, Hp, Wp, Z)
     return Z
 
@@ -81,16 +94,16 @@ def conv2d_forward(X, W, b, strides, padding):
 def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
     X = np.ascontiguousarray(X)
-    W = np.ascontiguousarray(W, dtype=X.dtype)
-    (m, H, Wd, _), (kh, kw, C, F) = X.shape, W.shape
+    (m, H, Wd, _), F = X.shape, W.shape[3]
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
+    W = _padded_filters(W, X.dtype)
     dX = np.empty_like(X)
     blocks = max(1, min(m, numba.get_num_threads()))
-    dW_parts = np.zeros((blocks, kh, kw, C, F), dtype=X.dtype)
-    db_parts = np.zeros((blocks, F), dtype=X.dtype)
+    dW_parts = np.zeros((blocks, *W.shape), dtype=X.dtype)
+    db_parts = np.zeros((blocks, W.shape[3]), dtype=X.dtype)
     conv_backward_taps(np.ascontiguousarray(dZ, dtype=X.dtype), X, W, sh, sw, top, left,
                        top + H + bottom, left + Wd + right, need_dX, dX, dW_parts, db_parts)
-    return (dX if need_dX else None), dW_parts.sum(axis=0), db_parts.sum(axis=0)
+    return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F]
 
 
 @numba.njit(cache=True)
@@ -107,17 +120,16 @@ def load_flat(X, n, top, left, Wp, image):
 def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
     """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c]."""
     m, oh, ow, F = Z.shape
-    kh, kw, C, _ = W.shape
+    kh, kw, C, F_padded = W.shape
     length = (Hp - kh + 1) * Wp  # the wide stride-1 output
     last = length - (kw - 1)  # beyond it a tap would read past the image (unused columns)
     for n in prange(m):
         image = np.zeros((C, Hp * Wp), dtype=X.dtype)  # the padding stays zero
         load_flat(X, n, top, left, Wp, image)
-        out = np.empty((F, length), dtype=X.dtype)
-        for f in range(F):
+        out = np.empty((F_padded, length), dtype=X.dtype)
+        for f in range(F_padded):
             out[f, :] = b[f]
-        f = 0
-        while f + 4 <= F:  # four filters per pass: the image row is read once for four
+        for f in range(0, F_padded, BLOCK):  # four filters per pass: the image row is read once for four
             row0, row1, row2, row3 = out[f], out[f + 1], out[f + 2], out[f + 3]
             for c in range(C):
                 for i in range(kh):
@@ -130,16 +142,6 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
                             row1[q] += w1 * pixel
                             row2[q] += w2 * pixel
                             row3[q] += w3 * pixel
-            f += 4
-        while f < F:  # the last F % 4 filters, one per pass
-            row = out[f]
-            for c in range(C):
-                for i in range(kh):
-                    for j in range(kw):
-                        w, seen = W[i, j, c, f], image[c, i * Wp + j:]
-                        for q in range(last):
-                            row[q] += w * seen[q]
-            f += 1
         for y in range(oh):
             for x in range(ow):
                 q = sh * y * Wp + sw * x
@@ -152,7 +154,7 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
     """dX, and per block of samples the partial sums of dW and db (see the module docstring)."""
     m, oh, ow, F = dZ.shape
     _, H, Wd, C = X.shape
-    kh, kw, _, _ = W.shape
+    kh, kw, _, F_padded = W.shape
     length = (Hp - kh + 1) * Wp
     last = length - (kw - 1)
     blocks = dW_parts.shape[0]
@@ -161,7 +163,7 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
         dW, db = dW_parts[block], db_parts[block]
         image = np.zeros((C, Hp * Wp), dtype=X.dtype)
         dimage = np.empty((C, Hp * Wp), dtype=X.dtype)
-        grads = np.zeros((F, length), dtype=X.dtype)  # zero off the output grid, for good
+        grads = np.zeros((F_padded, length), dtype=X.dtype)  # zero off the output grid and for padded filters
         for n in range(block * m // blocks, (block + 1) * m // blocks):
             load_flat(X, n, top, left, Wp, image)
             dimage[:] = 0
@@ -175,8 +177,7 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
                 for q in range(length):
                     total += grad[q]
                 db[f] += total
-            f = 0
-            while f + 4 <= F:  # four filters per pass: image and dimage rows read once for four
+            for f in range(0, F_padded, BLOCK):  # four filters per pass: image and dimage rows read once
                 g0, g1, g2, g3 = grads[f], grads[f + 1], grads[f + 2], grads[f + 3]
                 for c in range(C):
                     for i in range(kh):
@@ -203,23 +204,6 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
                             dW[i, j, c, f + 1] += t1
                             dW[i, j, c, f + 2] += t2
                             dW[i, j, c, f + 3] += t3
-                f += 4
-            while f < F:  # the last F % 4 filters, one per pass
-                grad = grads[f]
-                for c in range(C):
-                    for i in range(kh):
-                        for j in range(kw):
-                            w, total = W[i, j, c, f], zero
-                            seen, dseen = image[c, i * Wp + j:], dimage[c, i * Wp + j:]
-                            if need_dX:
-                                for q in range(last):
-                                    total += grad[q] * seen[q]
-                                    dseen[q] += w * grad[q]
-                            else:
-                                for q in range(last):
-                                    total += grad[q] * seen[q]
-                            dW[i, j, c, f] += total
-                f += 1
             if not need_dX:
                 continue
             for r in range(H):
