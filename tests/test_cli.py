@@ -63,12 +63,16 @@ def test_warmup_runs_every_kernel_backed_layer_in_both_dtypes(capsys):
     assert "kernel-backed layers ready on cpu" in capsys.readouterr().out
     names = cli.warmup_kernels("cpu")
     for layer in ("Convolution", "Pooling max", "Pooling mean", "Pooling min", "Pooling max, 8 channels", "RNN",
-                  "GRU", "LSTM"):
+                  "GRU", "LSTM", "RNN, 2 samples", "GRU, 2 samples", "LSTM, 2 samples"):
         assert f"{layer} float32" in names and f"{layer} float64" in names
     from nnxp.kernels.cpu import pool  # every pooling kernel is compiled for both dtypes
 
     for kernel in (pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
+    from nnxp.kernels.cpu import recurrent  # the serial variants too (small batches run them)
+
+    for kernel in (recurrent._lstm_forward_chunk, recurrent._gru_backward_chunk, recurrent._rnn_forward_chunk):
+        assert {str(signature[2].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
 
 
 def test_info_lists_backends_libraries_and_threads(capsys):

@@ -137,6 +137,9 @@ def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> 
     wide = rng.standard_normal((2, 4, 4, 8))  # 8 channels: max pooling's backward takes its SIMD path
     layers += [("Pooling max, 8 channels", lambda: Pooling(2, mode="max"), wide)]
     layers += [(cls.__name__, lambda cls=cls: cls(4, sequences=True), sequences) for cls in (RNN, GRU, LSTM)]
+    # a batch under kernels.cpu.recurrent.parallel_threshold runs the serial variants, compiled apart
+    layers += [(f"{cls.__name__}, 2 samples", lambda cls=cls: cls(4, sequences=True), sequences[:2])
+               for cls in (RNN, GRU, LSTM)]
     done = []
     for dtype in dtypes:
         with use_backend(backend_name, dtype=dtype, kernels="numba") as backend:
