@@ -30,20 +30,24 @@ OPS = {
 def test_op(benchmark, target, op, dtype):
     kind, shape, options = OPS[op]
     X = np.random.default_rng(0).standard_normal(shape)
-    run = _torch_op(kind, X, options, dtype, target) if target[0] == "torch" else _nnxp_op(kind, X, options, dtype, target)
+    step = torch_op_step if target[0] == "torch" else nnxp_op_step
+    run = step(kind, X, options, dtype, target)
     run()
     benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update(op=op, dtype=dtype, target="-".join(t for t in target[1:] if t)
                                 if target[0] == "nnxp" else f"torch-{target[1]}")
 
 
-def _nnxp_op(kind, X, options, dtype, target):
+def nnxp_op_step(kind, X, options, dtype, target):
+    """The timed step of an op through its layer on the target's backend (also used by
+    test_ops_gpu.py). ``options``: filters, size and padding (default 0), or units."""
     import nnxp
     from nnxp import layers
 
     backend = nnxp.set_backend(target[1], dtype, target[2])
     if kind == "conv":
-        layer = layers.Convolution(options["filters"], options["size"], activation="identity")
+        layer = layers.Convolution(options["filters"], options["size"], padding=options.get("padding", 0),
+                                   activation="identity")
     elif kind == "pool":
         layer = layers.Pooling(2)
     else:
@@ -61,16 +65,21 @@ def _nnxp_op(kind, X, options, dtype, target):
     return step
 
 
-def _torch_op(kind, X, options, dtype, target):
+def torch_op_step(kind, X, options, dtype, target):
+    """The PyTorch twin of nnxp_op_step. On a GPU, TF32 is off: PyTorch's convolutions and
+    products would otherwise use TF32 tensor cores where CuPy computes in full float32."""
     import torch
 
     device = torch.device(target[1])
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch_dtype = {"float32": torch.float32, "float64": torch.float64}[dtype]
     if kind in ("conv", "pool"):
         X = np.transpose(X, (0, 3, 1, 2))  # NCHW
     x = torch.tensor(X, dtype=torch_dtype, device=device, requires_grad=True)  # dX too, as the layer computes
     if kind == "conv":
-        module = torch.nn.Conv2d(X.shape[1], options["filters"], options["size"])
+        module = torch.nn.Conv2d(X.shape[1], options["filters"], options["size"], padding=options.get("padding", 0))
     elif kind == "pool":
         module = torch.nn.MaxPool2d(2)
     else:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_ops import nnxp_op_step, torch_op_step  # the same steps as the CPU-size ops
 
 OPS = {
     "conv1-W7": ("conv", (256, 32, 32, 3), {"filters": 32, "size": 3, "padding": 1}),
@@ -48,8 +49,8 @@ def gpu_target(target):
 def test_gpu_op(benchmark, gpu_target, op, dtype):
     kind, shape, options = OPS[op]
     X = np.random.default_rng(0).standard_normal(shape)
-    run = (_torch_op(kind, X, options, dtype) if gpu_target[0] == "torch"
-           else _nnxp_op(kind, X, options, dtype, gpu_target))
+    step = torch_op_step if gpu_target[0] == "torch" else nnxp_op_step
+    run = step(kind, X, options, dtype, gpu_target)
     run()  # compiles the kernels
     benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update(op=op, dtype=dtype, target="-".join(t for t in gpu_target[1:] if t)
@@ -93,54 +94,3 @@ def test_lstm_step(benchmark, gpu_target, dtype):
     sequence()
     benchmark.pedantic(sequence, rounds=10, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update(op="lstm-step-W8 x50", dtype=dtype, target=f"gpu-{gpu_target[2]}")
-
-
-def _nnxp_op(kind, X, options, dtype, target):
-    import nnxp
-    from nnxp import layers
-
-    backend = nnxp.set_backend("gpu", dtype, target[2])
-    if kind == "conv":
-        layer = layers.Convolution(options["filters"], options["size"], padding=options["padding"],
-                                   activation="identity")
-    elif kind == "pool":
-        layer = layers.Pooling(2)
-    else:
-        layer = layers.LSTM(options["units"])
-    X = backend.asarray(X)
-    layer.initialize(X, seed=0)
-    dA = backend.xp.ones_like(layer.forward(X))
-
-    def step():
-        layer.forward(X)
-        layer.backward(dA)
-        layer.compute_gradients()
-        backend.synchronize()
-
-    return step
-
-
-def _torch_op(kind, X, options, dtype):
-    import torch
-
-    torch.backends.cudnn.allow_tf32 = False  # float32 as CuPy computes it (see the module docstring)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    device, torch_dtype = torch.device("cuda"), {"float32": torch.float32, "float64": torch.float64}[dtype]
-    if kind in ("conv", "pool"):
-        X = np.transpose(X, (0, 3, 1, 2))  # NCHW
-    x = torch.tensor(X, dtype=torch_dtype, device=device, requires_grad=True)  # dX too, as the layer computes
-    if kind == "conv":
-        module = torch.nn.Conv2d(X.shape[1], options["filters"], options["size"], padding=options["padding"])
-    elif kind == "pool":
-        module = torch.nn.MaxPool2d(2)
-    else:
-        module = torch.nn.LSTM(X.shape[2], options["units"], batch_first=True)
-    module = module.to(device=device, dtype=torch_dtype)
-
-    def step():
-        out = module(x)
-        out = out[0][:, -1, :] if kind == "lstm" else out
-        out.backward(torch.ones_like(out))
-        torch.cuda.synchronize()
-
-    return step
