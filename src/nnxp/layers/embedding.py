@@ -48,28 +48,32 @@ class Embedding(Layer):
         self.classes = None  # the labels of Y, when Y_encode
         self.scaler = None  # MinMaxScaler, when X_scale
         self.host_sets: dict[str, tuple] = {}  # set name -> (X, Y) NumPy arrays
-        self._prepared = None  # (X, Y, validation or None): encoded, before the split
+        self._prepared = None  # (X, Y, validation or None, ordered): encoded, before the split
         self.dtrain = self.dval = self.dtest = None
         self._batch_rng = np.random.default_rng(seed)
         if X_data is not None:
             self.set_data(X_data, Y_data)
 
     # ------------------------------------------------------------------ host side
-    def set_data(self, X_data, Y_data=None, validation=None) -> None:
-        """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set)."""
+    def set_data(self, X_data, Y_data=None, validation=None, ordered: bool = False) -> None:
+        """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set).
+
+        ``ordered=True``: the data is the training set as it stands, rows in their order,
+        nothing held out but ``validation`` (``Model.fit`` has made its split already)."""
         X, Y = self._encode(*self._checked(X_data, Y_data, "Embedding"))
         if validation is not None:
             validation = self._encode(*self._checked(*validation, "validation data"))
-        self._prepared = (X, Y, validation)
+        self._prepared = (X, Y, validation, bool(ordered))
         self._split(np.random.default_rng(self.seed))
         if self.backend is not None:  # already part of a model: move the new data over now
             self.bind(self.backend)
 
     def _split(self, rng: np.random.Generator) -> None:
         """Cut the prepared data into the three sets; fit the scaler on the training set."""
-        X, Y, validation = self._prepared
-        if validation is not None:
-            parts = {"dtrain": (X, Y), "dval": validation, "dtest": (X[:0], None if Y is None else Y[:0])}
+        X, Y, validation, ordered = self._prepared
+        if validation is not None or ordered:
+            empty = (X[:0], None if Y is None else Y[:0])
+            parts = {"dtrain": (X, Y), "dval": validation or empty, "dtest": empty}
         else:
             indices = split_indices(len(X), self.relative_size, rng)
             parts = {name: (X[i], None if Y is None else Y[i]) for name, i in zip(SET_NAMES, indices)}
