@@ -160,6 +160,8 @@ class Model:
         self.seed = _default_seed if seed is None else seed
         self.backend = get_backend()
         self._name_layers()
+        for layer in self.layers:  # ELU_alpha, LRELU_alpha, softmax_temperature, where se_hPars set them
+            layer.tune_activations({**self.se_hPars, **layer.se_hPars})
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
         for layer, layer_seed in zip(self.layers, seeds):
             layer.bind(self.backend, np.random.default_rng(layer_seed))
