@@ -56,6 +56,11 @@ def set_seed(seed: int | None) -> None:
     _default_seed = seed
 
 
+def default_seed() -> int | None:
+    """The seed ``set_seed`` set (None: each model draws fresh weights)."""
+    return _default_seed
+
+
 class NotInitialized(RuntimeError):
     """The model was used before ``initialize`` (or ``compile`` + ``fit``) set it up."""
 
