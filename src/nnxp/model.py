@@ -171,7 +171,7 @@ class Model:
         for layer, layer_seed in zip(self.layers, seeds):
             layer.bind(self.backend, np.random.default_rng(layer_seed))
             layer.training = True
-        first = next(iter(self.embedding.training_batches()))
+        first = self.embedding.first_batch()  # in order: the batches' random stream is left untouched
         A, drawn = first.X, []
         for layer in self.layers:
             A = self._dry_forward(layer, A, drawn)
@@ -504,7 +504,9 @@ class Model:
             self.compile()
         settings = dict(self._compiled)
         settings["seed"] = seed if seed is not None else settings["seed"]
-        probe = Embedding(np.zeros((2, *input_shape)), np.zeros((2, output_units)), relative_size=(1, 0, 0))
+        batches_seed = _default_seed if settings["seed"] is None else settings["seed"]  # as fit's Embedding has
+        probe = Embedding(np.zeros((2, *input_shape)), np.zeros((2, output_units)), relative_size=(1, 0, 0),
+                          seed=batches_seed)
         if self.embedding is None:
             self.layers.insert(0, probe)
         else:

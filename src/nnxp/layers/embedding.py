@@ -153,9 +153,7 @@ class Embedding(Layer):
 
     def training_batches(self) -> list[Dataset]:
         """This epoch's mini-batches: the training set in a new order, cut in slices."""
-        if self.dtrain is None:
-            raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
-                            "or use model.fit(X, Y)")
+        self._require_data()
         X, Y = self.dtrain.X, self.dtrain.Y
         if self.dtrain.on_host:
             order = self._batch_rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
@@ -167,6 +165,22 @@ class Embedding(Layer):
             Y = None if Y is None else xp.take(Y, order, axis=0)
         return [Dataset(f"batch {i}", X[s, ...], None if Y is None else Y[s, ...])
                 for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
+
+    def first_batch(self) -> Dataset:
+        """The first batch_size training rows, in their order: what ``Model.initialize``
+        checks the shapes on. No random number is drawn, so the epochs' batches are the
+        same whether or not a model was initialized first."""
+        self._require_data()
+        rows = slice(0, len(self.dtrain) if self.batch_size is None else min(self.batch_size, len(self.dtrain)))
+        X, Y = self.dtrain.X[rows, ...], None if self.dtrain.Y is None else self.dtrain.Y[rows, ...]
+        if self.dtrain.on_host:
+            X, Y = self.backend.asarray(X), None if Y is None else self.backend.asarray(Y)
+        return Dataset("batch 0", X, Y)
+
+    def _require_data(self) -> None:
+        if self.dtrain is None:
+            raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
+                            "or use model.fit(X, Y)")
 
     # ------------------------------------------------------------------ as a layer
     def forward(self, X):
