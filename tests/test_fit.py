@@ -126,3 +126,16 @@ def test_train_initializes_a_compiled_model_with_its_settings(array_backend, rng
     model.train(2, verbose=0)
     assert model.loss.name == "CCE" and model.optimizer.name == "adam" and model.seed == 4
     assert model.history.epochs == 2
+
+
+def test_a_model_built_before_fit_trains_as_one_initialized_by_fit(array_backend, rng):
+    """initialize's dry pass leaves no trace: neither the batch order nor Dropout's masks
+    depend on the batch it ran on (build runs it on two rows of zeros)."""
+    X, labels = blobs(rng, m=30)
+    built = compiled(seed=5, dropout=0.5).build((4,))
+    built.fit(X, labels, epochs=2, batch_size=8, verbose=0)
+    direct = compiled(seed=5, dropout=0.5)
+    direct.fit(X, labels, epochs=2, batch_size=8, verbose=0)
+    assert built.history.history == direct.history.history
+    for key, value in parameters(direct).items():
+        np.testing.assert_array_equal(parameters(built)[key], value, err_msg=key)

@@ -177,9 +177,10 @@ class Model:
             A = self._dry_forward(layer, A, drawn)
         self._check_output(A, first.Y)
         Model.backward(self, *self.loss_gradient(A, first.Y))  # gradients only (EpyNN's backward also steps)
-        for layer, parameters in zip(self.layers, drawn):
+        for layer, (parameters, random_state) in zip(self.layers, drawn):
             layer.record_shapes()
-            layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats)
+            layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats,
+            layer.set_random_state(random_state)  # Dropout's masks: training draws as if it had not run)
         self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
         self.history, self.epoch, self.initialized = History(), 0, True
         if verbose:
@@ -205,11 +206,12 @@ class Model:
 
     def _dry_forward(self, layer: Layer, A, drawn: list):
         """Shapes, parameters and one forward pass of ``layer``; the freshly drawn
-        parameters are appended to ``drawn``."""
+        parameters and where the layer's random generators then stand are appended to
+        ``drawn``."""
         try:
             layer.compute_shapes(A)
             layer.initialize_parameters()
-            drawn.append(dict(layer.p))
+            drawn.append((dict(layer.p), layer.random_state()))
             return layer.forward(A)
         except ShapeError:
             raise
