@@ -45,7 +45,11 @@ class Layer(_core.Layer):
 
     def __init__(self, se_hPars=None):
         super().__init__(se_hPars=se_hPars)
-        self.o = {}  # other scalars (EpyNN's, rarely used)
+
+    @property
+    def o(self) -> dict:
+        """Other scalars that fit no other dict (EpyNN's, rarely used)."""
+        return self.__dict__.setdefault("_other", {})
 
     # ------------------------------------------------------------------ hyperparameters
     @property
