@@ -476,3 +476,29 @@ def test_embedding_and_data_set_as_epynn_names_them(array_backend, rng):
     assert embedding.batch_dtrain is batches and [len(b) for b in batches] == [4, 4, 2]
     dset = dataSet(X[:3], nnxp.one_hot(labels[:3], n_classes=3), name="few")
     assert dset.name == "few" and dset.y.tolist() == labels[:3].tolist() and dset.ids.tolist() == [0, 1, 2]
+
+
+def test_report_and_batch_report_print_the_numbers_of_the_model(array_backend, rng, capsys):
+    X, labels = blobs(rng, m=30)
+    model = classifier(X, labels)
+    model.train(2, verbose=0, init_logs=False)
+    capsys.readouterr()
+    model.report()
+    table = capsys.readouterr().out
+    assert f"{model.history['val_loss'][-1]:.4f}" in table and "2" in table
+    batch = model.embedding.training_batches()[0]
+    A = model.forward(batch.X)
+    model.batch_report(batch, A)
+    line = capsys.readouterr().out
+    expected = float(to_numpy(model.loss(A, batch.Y)))
+    assert line.endswith("\r") and f"loss {expected:.4f}" in line and "accuracy" in line
+
+
+def test_the_docs_page_names_every_documented_name_and_the_traps():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "seeds-epynn.md").read_text(encoding="utf-8")
+    names = {path.split(".")[-1] for path in SIGNATURES} | {name for group in MODULES.values() for name in group}
+    names |= set(DEFAULTS)
+    missing = sorted(name for name in names if f"`{name}" not in page and f" {name}" not in page)
+    assert missing == [], f"docs/seeds-epynn.md does not name {missing}"
+    for trap in ("0.1, steady", "never a pickle", "deletes nothing", "means over the epoch's batches"):
+        assert trap in page, trap

@@ -537,3 +537,12 @@ def test_utils_one_hot_random_and_dtype():
         assert npdl.utils.get_dtype() == "float64" and nnxp.get_backend().dtype_name == "float64"
     finally:
         npdl.utils.set_dtype("float32")
+
+
+def test_the_docs_page_names_every_documented_name_and_the_traps():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "seeds-npdl.md").read_text(encoding="utf-8")
+    names = {path.split(".")[-1] for path in SIGNATURES} | {name for group in NAMES.values() for name in group}
+    missing = sorted(name for name in names if f"`{name}" not in page and f" {name}" not in page)
+    assert missing == [], f"docs/seeds-npdl.md does not name {missing}"
+    for trap in ("p is the fraction kept", "channels first", "channels last", "batch means", "drop_prob"):
+        assert trap in page, trap
