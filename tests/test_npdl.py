@@ -546,3 +546,20 @@ def test_the_docs_page_names_every_documented_name_and_the_traps():
     assert missing == [], f"docs/seeds-npdl.md does not name {missing}"
     for trap in ("p is the fraction kept", "channels first", "channels last", "batch means", "drop_prob"):
         assert trap in page, trap
+
+
+def test_a_dense_model_written_to_a_file_loads_as_nnxp_layers_and_an_image_one_refuses(tmp_path, rng):
+    X, labels = blobs(rng, m=30)
+    model = npdl_stack()
+    model.fit(X, labels, max_iter=2, batch_size=8, file=io.StringIO())
+    back = nnxp.read_model(model.network.write(tmp_path / "dense.npz"))
+    assert [type(layer) for layer in back.layers] == [core.Embedding, core.Dense, core.Dropout, core.Dense]
+    np.testing.assert_array_equal(to_numpy(back.output(back.backend.asarray(X))), model.predict(X))
+    images = npdl.model.Model([npdl.layers.Convolution(2, (3, 3), input_shape=(1, 5, 5)), npdl.layers.Flatten(),
+                               npdl.layers.Softmax(2)])
+    images.compile()
+    images.fit(rng.standard_normal((8, 1, 5, 5)), np.arange(8) % 2, max_iter=1, file=io.StringIO())
+    with pytest.raises(NotImplementedError, match="channels-first images.*Build the model from nnxp.layers"):
+        images.network.write(tmp_path / "images.npz")
+    assert not (tmp_path / "images.npz").exists()
+    assert repr(npdl.layers.Dense(3, n_in=2)) == "Dense(n_out=3, n_in=2, init='glorot_uniform', activation='tanh')"

@@ -21,6 +21,11 @@ output (or dX) back; both are the identity but for the image layers. The caches 
 ``grads`` are computed when first asked for after a ``backward`` (a model calls
 ``compute_gradients`` itself, and the work is not done twice).
 
+Written to a model file (``model.network.write``), an npdl layer is the nnxp layer it maps
+onto, and loads as that. A layer that computes in another layout than it shows
+(channels-first images, or a BatchNormal over more than one axis) would come back as an
+nnxp layer that reads its input otherwise: it refuses to be written (``layout_differs``).
+
 A layer whose activation is a softmax takes ``pre_grad`` as the gradient at the
 softmax's input, as NumpyDL's does (its softmax derivative is ones): pair it with SCCE,
 whose ``backward`` gives exactly that.
@@ -131,6 +136,22 @@ class Layer(_core.Layer):
     def to_json(self) -> dict:
         """The constructor arguments, NumpyDL's names (activations and initializers as configs)."""
         return {name: _json(value) for name, value in getattr(self, "arguments", {}).items()}
+
+    def layout_differs(self) -> bool:
+        """True when the nnxp layer inside sees its input in another layout (see the module)."""
+        return False
+
+    def config_class(self) -> type:
+        if self.layout_differs():
+            raise NotImplementedError(
+                f"{self.describe()} takes NumpyDL's layout (channels-first images, or normalises over more than "
+                f"one axis) where the nnxp layer it maps onto takes nnxp's: a model file of nnxp layers cannot hold "
+                f"it unchanged. Build the model from nnxp.layers (channels-last) to write it to a file")
+        return super().config_class()
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={value!r}" for name, value in self.to_json().items())
+        return f"{type(self).__name__}({args})"
 
     @classmethod
     def from_json(cls, config: dict):

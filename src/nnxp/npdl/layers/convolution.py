@@ -28,6 +28,9 @@ class ChannelsFirst:
     def from_core(self, A):
         return channels_first(A) if A.ndim == 4 else A
 
+    def layout_differs(self) -> bool:
+        return True
+
 
 class Convolution(ChannelsFirst, Weights, Layer, _core.Convolution):
     """Filters sliding over channels-first images, without padding."""

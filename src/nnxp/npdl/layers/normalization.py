@@ -38,6 +38,9 @@ class BatchNormal(Layer, _core.BatchNorm):
                                  beta_initialization=initializations.get(beta_init).core)
         self.axis = axis
 
+    def layout_differs(self) -> bool:
+        return len(getattr(self, "seen_shape", ())) > 1  # an image's or a sequence's axes, reshaped for nnxp
+
     def to_core(self, X):
         xp = array_namespace(X)
         if X.ndim <= 2:
