@@ -18,7 +18,7 @@ import functools
 import inspect
 
 
-def takes(renamed: dict | None = None, nnxp=None, label: str | None = None):
+def takes(renamed: dict | None = None, nnxp=None):
     """A decorator: an unknown argument raises a TypeError naming it, the name this
     interface gives it (``renamed``) and nnxp's equivalent, when there is one."""
     renamed = dict(renamed or {})
@@ -33,7 +33,7 @@ def takes(renamed: dict | None = None, nnxp=None, label: str | None = None):
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as error:
-                where = label or _label(function)
+                where = _label(function)
                 unknown = [name for name in kwargs if name not in signature.parameters]
                 if not unknown:
                     raise TypeError(f"{where}(): {error}") from None

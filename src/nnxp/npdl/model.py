@@ -70,10 +70,17 @@ class Model:
         self.network = _core.Model(list(self.layers), name="npdl")
         self.network.compile(loss=self.loss.core, optimizer=self.optimizer.core, metrics=["accuracy"],
                              seed=model_seed())
-        shape, last = self.layers[0].input_shape() if hasattr(self.layers[0], "input_shape") else None, self.layers[-1]
-        if shape is not None and None not in shape and getattr(last, "units", None) \
-                and not getattr(last, "sequences", False):
-            self.network.build(shape)  # NumpyDL draws the weights here
+        if self._input_shape() is not None:
+            self.network.build(self._input_shape())  # NumpyDL draws the weights here
+
+    def _input_shape(self):
+        """The input shape (without the samples) when compile can draw the weights: the first
+        layer knows it whole, and the last gives one row of targets per sample."""
+        first, last = self.layers[0], self.layers[-1]
+        shape = first.input_shape() if hasattr(first, "input_shape") else None
+        if shape is None or None in shape or not getattr(last, "units", None) or getattr(last, "sequences", False):
+            return None
+        return shape
 
     @takes({"epochs": "max_iter", "verbose": "file"}, nnxp=_core.Model.fit)
     def fit(self, X, Y, max_iter=100, batch_size=64, shuffle=True, validation_split=0., validation_data=None,
@@ -107,7 +114,8 @@ class Model:
         """The network's outputs for X, as a NumPy array (evaluation mode: no Dropout)."""
         if self.network is None or not self.network.initialized:
             raise _core.NotInitialized("compile the model (and fit it) before predict")
-        return to_numpy(self.network.output(self.network.backend.asarray(np.asarray(X))))
+        X = self.network.embedding.prepare_X(X)  # checked and made floating, as fit's data was
+        return to_numpy(self.network.output(self.network.backend.asarray(X)))
 
     def accuracy(self, outputs, targets) -> float:
         """The share of rows whose largest output is the target class (one-hot targets or
