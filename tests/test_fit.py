@@ -139,3 +139,17 @@ def test_a_model_built_before_fit_trains_as_one_initialized_by_fit(array_backend
     assert built.history.history == direct.history.history
     for key, value in parameters(direct).items():
         np.testing.assert_array_equal(parameters(built)[key], value, err_msg=key)
+
+
+def test_an_embedding_told_y_encode_keeps_it_for_string_labels(array_backend, rng):
+    from nnxp.layers import Embedding
+
+    X, labels = blobs(rng, m=24)
+    names = np.array(["ant", "bee", "cat"])[labels]
+    model = Model([Embedding(X, names, Y_encode=True, seed=0), Dense(3, "softmax")])
+    model.compile(loss="CCE", seed=0)
+    model.fit(X, names, epochs=1, verbose=0)
+    assert model.embedding.classes == ["ant", "bee", "cat"]
+    assert set(model.predict(X).labels.tolist()) <= {"ant", "bee", "cat"}
+    model.fit(X, one_hot(labels), epochs=1, verbose=0)  # one-hot targets: nothing left to encode
+    assert not model.embedding.Y_encode

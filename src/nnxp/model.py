@@ -484,12 +484,16 @@ class Model:
         output trained with CCE (or an Embedding already told Y_encode) are one-hot
         encoded by the Embedding. Labels 0..units-1 name the columns (so that a class
         absent from Y keeps its column); any others are taken in sorted order."""
-        integers = Y.dtype.kind in "iu" and (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1))
+        labels_like = Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1)
         output = self.layers[-1]
         loss = self.loss if self.initialized else get_loss((self._compiled or {}).get("loss", "MSE"))
         softmax = getattr(getattr(output, "activation", None), "name", None) == "softmax"
-        embedding.Y_encode = integers and ((softmax and loss.name == "CCE") or embedding.Y_encode)
-        if embedding.Y_encode and embedding.classes is None:
+        if labels_like and Y.dtype.kind in "iu" and softmax and loss.name == "CCE":
+            embedding.Y_encode = True
+        elif not labels_like:
+            embedding.Y_encode = False  # one-hot (or real) targets: nothing to encode
+        # (other labels keep the Embedding's own Y_encode: a user's, for string labels, stays)
+        if embedding.Y_encode and embedding.classes is None and Y.dtype.kind in "iu":
             labels = np.unique(np.concatenate([Y.reshape(-1)] + ([] if validation is None else
                                                                  [np.asarray(validation[1]).reshape(-1)])))
             units = getattr(output, "units", None)
