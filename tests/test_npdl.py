@@ -445,6 +445,9 @@ def test_recurrent_layers_map_onto_nnxps(array_backend, rng):
         npdl.layers.BatchLSTM(n_out=2, n_in=3).forward(array_backend.asarray(X), h0=ones)
     gru = npdl.layers.GRU(gate_activation="tanh", need_grad=False, n_out=2, n_in=3)
     assert gru.reset_gate.name == gru.update_gate.name == "tanh" and not gru.trainable
+    gru.forward(array_backend.asarray(X))
+    gru.backward(array_backend.asarray(np.ones((2, 2))))
+    assert gru.grads == [] and len(gru.params) == 4  # need_grad=False: nothing learned, nothing computed
     with pytest.raises(NotImplementedError, match="use SimpleRNN, GRU, LSTM or BatchLSTM"):
         npdl.layers.Recurrent(3, n_in=2).forward(X)
 

@@ -113,7 +113,10 @@ class Layer(_core.Layer):
 
     @property
     def grads(self) -> list:
-        """Their gradients from the last ``backward`` (computed now if not yet)."""
+        """Their gradients from the last ``backward`` (computed now if not yet); none for a
+        frozen layer (``need_grad=False``)."""
+        if not self.trainable:
+            return []
         if self.params and getattr(self, "_graded", None) is not self._last_backward():
             self.compute_gradients()
         return [self.g["d" + name] for name in self.p if name not in self.buffers]
