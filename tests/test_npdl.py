@@ -61,6 +61,7 @@ def test_the_objectives_example_runs_as_written_and_draws_the_weights_at_compile
 
 def test_the_optimizers_example_runs_as_written_and_trains():
     """The example stops at compile; a toy 10-way problem shows the network it built learns."""
+    npdl.utils.set_seed(0)  # the example draws fresh weights: a seed set beforehand fixes them
     model = run_example("npdl_optimizers_example.py")["model"]
     assert [layer.n_out for layer in model.layers] == [100, 200, 100, 10]
     assert [layer.activation.name for layer in model.layers] == ["relu", "relu", "relu", "softmax"]
@@ -344,6 +345,7 @@ def test_a_softmax_layer_takes_the_gradient_scce_gives_at_its_input(rng):
 
 
 def test_dropout_p_is_the_fraction_kept(array_backend):
+    npdl.utils.set_seed(4)  # the layer's masks come from the package generator: a fixed draw
     layer = npdl.layers.Dropout(p=0.8)
     X = array_backend.asarray(np.ones((200, 100)))
     A = to_numpy(layer.forward(X))
@@ -501,6 +503,7 @@ def test_fit_holds_out_the_last_rows_prints_each_epoch_and_predicts_arrays(rng):
 def test_a_convolutional_model_trains_on_channels_first_images(rng):
     X = rng.standard_normal((24, 1, 6, 6))
     labels = (X[:, 0, :3].sum((1, 2)) > X[:, 0, 3:].sum((1, 2))).astype(int)
+    npdl.utils.set_seed(2)
     model = npdl.model.Model()
     model.add(npdl.layers.Convolution(3, (3, 3), input_shape=(1, 6, 6)))
     model.add(npdl.layers.MaxPooling((2, 2)))
