@@ -19,6 +19,17 @@ def value(metric, A, Y, backend):
     return float(to_numpy(get_metric(metric)(backend.asarray(A), backend.asarray(Y))))
 
 
+def npv_by_hand(skm, truth, predicted, classes):
+    """TN / (TN + FN) for each class from scikit-learn's confusion matrix (rows: truth)."""
+    matrix = skm.confusion_matrix(truth, predicted, labels=list(range(classes)))
+    scores = []
+    for c in range(classes):
+        fn = matrix[c, :].sum() - matrix[c, c]
+        tn = matrix.sum() - matrix[c, :].sum() - matrix[:, c].sum() + matrix[c, c]
+        scores.append(tn / (tn + fn) if tn + fn else 0.0)
+    return scores
+
+
 def specificity_by_hand(skm, truth, predicted, classes):
     """TN / (TN + FP) for each class from scikit-learn's confusion matrix (rows: truth)."""
     matrix = skm.confusion_matrix(truth, predicted, labels=list(range(classes)))
@@ -47,6 +58,7 @@ def test_multiclass_macro_metrics_match_sklearn(array_backend, rng, trial, skm):
         "recall": skm.recall_score(truth, predicted, average="macro", labels=labels, zero_division=0),
         "fscore": skm.f1_score(truth, predicted, average="macro", labels=labels, zero_division=0),
         "specificity": np.mean(specificity_by_hand(skm, truth, predicted, classes)),
+        "NPV": np.mean(npv_by_hand(skm, truth, predicted, classes)),
     }
     for name, reference in expected.items():
         assert value(name, A, Y, array_backend) == pytest.approx(reference, abs=1e-12), name
@@ -67,6 +79,7 @@ def test_binary_metrics_match_sklearn(array_backend, rng, trial, skm):
         "recall": skm.recall_score(truth, predicted, zero_division=0),
         "fscore": skm.f1_score(truth, predicted, zero_division=0),
         "specificity": specificity_by_hand(skm, truth, predicted, 2)[1],  # class 1 is the positive one
+        "npv": npv_by_hand(skm, truth, predicted, 2)[1],
     }
     for name, reference in expected.items():
         assert value(name, A, Y, array_backend) == pytest.approx(reference, abs=1e-12), name

@@ -23,7 +23,9 @@ def test_readme_tour_and_keras_style_run(tmp_path, monkeypatch):
         model.predict(namespace["X"][:5]).decisions.tolist()
     exec(compile(keras, "README Keras style", "exec"), namespace)
     history = namespace["history"]
-    assert history.epochs == 20 and history["val_accuracy"][-1] > 0.9
+    # validation_split holds out the last 20% of the rows, as in Keras: the last 360 of the
+    # digits are harder than a random fifth (about 0.89 against 0.97 after 20 epochs)
+    assert history.epochs == 20 and history["val_accuracy"][-1] > 0.85 and history["accuracy"][-1] > 0.95
 
 
 def test_readme_commands_are_the_ones_ci_runs():

@@ -70,6 +70,8 @@ def test_flatten_and_template_gradients(array_backend, rng):
     flatten = Flatten()
     check_layer_gradients(flatten, X)
     assert tuple(flatten.fc["A"].shape) == (3, 16)
-    check_layer_gradients(Template(), X)
+    template = Template()
+    check_layer_gradients(template, X)
+    assert template.d == {"m": 3, "n": 16} and template.fs["X"] == (3, 2, 4, 2)  # n = size of X over m
     with pytest.raises(ShapeError, match=r"Flatten layer expects input of shape \(m, 2, 4, 2\), got \(3, 4, 4\)"):
         flatten.forward(array_backend.asarray(np.zeros((3, 4, 4))))

@@ -14,7 +14,10 @@ gives ``dZ`` (it may use ``Z`` or ``A``, whichever makes the derivative cheaper 
 stabler). Every formula here is written so that no finite input overflows in float32
 or float64: exponentials only ever see non-positive arguments.
 
-Use them by name (``"relu"``) or as objects (``LReLU(alpha=0.1)``).
+Use them by name (``"relu"``) or as objects (``LReLU(alpha=0.1)``). EpyNN's
+hyperparameters ``ELU_alpha``, ``LRELU_alpha`` and ``softmax_temperature``, given in a
+model's or a layer's ``se_hPars``, set these parameters for every activation of that kind
+in the layers they apply to (``tuned``).
 """
 
 from __future__ import annotations
@@ -292,4 +295,19 @@ def _lookup(name: str) -> type:
     return ACTIVATIONS[key]
 
 
-__all__ = [cls.__name__ for cls in ACTIVATIONS.values()] + ["Activation", "get_activation", "stable_sigmoid"]
+# se_hPars key -> (the activation it tunes, the parameter it sets)
+TUNING = {"ELU_alpha": ("elu", "alpha"), "LRELU_alpha": ("lrelu", "alpha"),
+          "softmax_temperature": ("softmax", "temperature")}
+
+
+def tuned(activation: Activation, hpars: dict) -> Activation:
+    """``activation`` with the parameter that ``hpars`` sets for its kind, or itself
+    when ``hpars`` says nothing about it."""
+    for key, (name, parameter) in TUNING.items():
+        if activation.name == name and key in hpars and hpars[key] != activation.params()[parameter]:
+            return get_activation({**activation.get_config(), parameter: hpars[key]})
+    return activation
+
+
+__all__ = [cls.__name__ for cls in ACTIVATIONS.values()] + ["Activation", "get_activation", "stable_sigmoid",
+                                                             "tuned", "TUNING"]

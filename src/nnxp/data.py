@@ -124,6 +124,22 @@ def split_indices(m: int, relative_size, rng: np.random.Generator) -> list[np.nd
     return np.split(order, np.cumsum(counts)[:2])
 
 
+def holdout_last(X, Y, fraction: float):
+    """Keras's ``validation_split``: the last samples held out, before any shuffling.
+
+    ``floor(m * (1 - fraction))`` rows train, the rest validate, each part in its order
+    (a time series stays one). Returns ``(X_train, Y_train, (X_val, Y_val))``, with None
+    for the validation part when nothing is held out.
+    """
+    m = len(X)
+    train = int(np.floor(m * (1.0 - fraction)))
+    if fraction <= 0 or train >= m:
+        return X, Y, None
+    if train < 1:
+        raise DataError(f"validation_split={fraction} leaves no training sample out of {m}")
+    return X[:train], None if Y is None else Y[:train], (X[train:], None if Y is None else Y[train:])
+
+
 # --------------------------------------------------------------------------- datasets
 
 

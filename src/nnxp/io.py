@@ -92,7 +92,7 @@ def write_model(model, path) -> str:
 def _layer_entry(layer) -> dict:
     shapes = {"d": layer.d, "fs": {k: list(v) for k, v in layer.fs.items()},
               "bs": {k: list(v) for k, v in layer.bs.items()}, "random": layer.random_state()}
-    return {"class": type(layer).__name__, "config": layer.get_config(), "state": _plain(shapes)}
+    return {"class": layer.config_class().__name__, "config": layer.get_config(), "state": _plain(shapes)}
 
 
 def _plain(value):

@@ -18,7 +18,8 @@ Hellinger  1/R sum 1/2 (sqrt A - sqrt Y)^2              (sqrt A - sqrt Y) / (2 s
 =========  ===========================================  ===================================
 
 Logs and square roots see A clipped to [eps, 1 - eps] (eps = the dtype's machine
-epsilon), so a confident wrong answer gives a large, finite loss instead of inf.
+epsilon, or the loss's own ``epsilon`` when given: NumpyDL's 1e-11), so a confident
+wrong answer gives a large, finite loss instead of inf.
 
 Two pairs are *fused*: after softmax, CCE's gradient with respect to Z collapses to
 ``(A - Y) / (R T)``, and after sigmoid, BCE's to ``(A - Y) / N``. The model uses these
@@ -40,6 +41,11 @@ class Loss:
     fused_activation: str | None = None  # the output activation this loss fuses with
     target_range: tuple[float, float] | None = None  # allowed values of Y, when bounded
 
+    def __init__(self, epsilon: float | None = None):
+        if epsilon is not None and not 0 < epsilon < 0.5:
+            raise ValueError(f"{self.name}: epsilon must be None or in (0, 0.5), got {epsilon}")
+        self.epsilon = None if epsilon is None else float(epsilon)  # None: the dtype's machine epsilon
+
     def __call__(self, A, Y):
         return self.forward(A, Y)
 
@@ -57,17 +63,17 @@ class Loss:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name} if self.epsilon is None else {"name": self.name, "epsilon": self.epsilon}
+
+    def clip(self, A, low: bool = True, high: bool = False):
+        """A clipped to [eps, 1 - eps] (either side optional): eps is ``epsilon``, or A's
+        dtype's machine epsilon."""
+        xp = array_namespace(A)
+        eps = float(xp.finfo(A.dtype).eps) if self.epsilon is None else self.epsilon
+        return xp.clip(A, eps if low else None, 1 - eps if high else None)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-def _clip(A, low_eps: bool = True, high_eps: bool = False):
-    """A clipped to [eps, 1 - eps] (either side optional), eps from A's own dtype."""
-    xp = array_namespace(A)
-    eps = float(xp.finfo(A.dtype).eps)
-    return xp.clip(A, eps if low_eps else None, 1 - eps if high_eps else None)
+        return f"{type(self).__name__}()" if self.epsilon is None else f"{type(self).__name__}(epsilon={self.epsilon})"
 
 
 def _rows(A) -> int:
@@ -123,11 +129,11 @@ class BCE(Loss):
 
     def forward(self, A, Y):
         xp = array_namespace(A)
-        A = _clip(A, high_eps=True)
+        A = self.clip(A, high=True)
         return -xp.mean(Y * xp.log(A) + (1 - Y) * xp.log(1 - A))
 
     def backward(self, A, Y):
-        A = _clip(A, high_eps=True)
+        A = self.clip(A, high=True)
         return (A - Y) / (A * (1 - A) * A.size)
 
     def fused_backward(self, A, Y, activation):
@@ -141,10 +147,10 @@ class CCE(Loss):
 
     def forward(self, A, Y):
         xp = array_namespace(A)
-        return -xp.sum(Y * xp.log(_clip(A))) / _rows(A)
+        return -xp.sum(Y * xp.log(self.clip(A))) / _rows(A)
 
     def backward(self, A, Y):
-        return -Y / (_clip(A) * _rows(A))
+        return -Y / (self.clip(A) * _rows(A))
 
     def fused_backward(self, A, Y, activation):
         # softmax's Jacobian times -Y/A gives A * sum(Y) - Y; sum(Y) = 1 for one-hot
@@ -160,12 +166,12 @@ class Hellinger(Loss):
 
     def forward(self, A, Y):
         xp = array_namespace(A)
-        gap = xp.sqrt(_clip(A)) - xp.sqrt(Y)
+        gap = xp.sqrt(self.clip(A)) - xp.sqrt(Y)
         return xp.sum(gap * gap) / (2 * _rows(A))
 
     def backward(self, A, Y):
         xp = array_namespace(A)
-        root_A = xp.sqrt(_clip(A))
+        root_A = xp.sqrt(self.clip(A))
         return (root_A - xp.sqrt(Y)) / (2 * root_A * _rows(A))
 
 
@@ -189,13 +195,15 @@ def get_loss(spec) -> Loss:
         return spec
     if isinstance(spec, type) and issubclass(spec, Loss):
         return spec()
+    params = {}
     if isinstance(spec, dict):
-        spec = spec["name"]
+        params = dict(spec)
+        spec = params.pop("name")
     if isinstance(spec, str):
         cls = _BY_LOWER.get(spec.lower())
         if cls is None:
             raise ValueError(f"unknown loss {spec!r}; expected one of {sorted(LOSSES)}")
-        return cls()
+        return cls(**params)
     raise TypeError(f"a loss is a name or a Loss, not {type(spec).__name__}")
 
 

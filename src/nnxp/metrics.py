@@ -11,6 +11,7 @@ true labels the decisions give, for each class c taken as "positive"::
     precision   = TP / (TP + FP)      how many of the predicted c are c
     recall      = TP / (TP + FN)      how many of the true c are found
     specificity = TN / (TN + FP)      how many of the true not-c are left alone
+    npv         = TN / (TN + FN)      how many of the predicted not-c are not c
     fscore      = 2 P R / (P + R)     harmonic mean of precision and recall
 
 With one output unit the positive class is 1 (binary); with several, each class in
@@ -101,7 +102,13 @@ def fscore(A, Y):
     return xp.mean(xp.where(both > 0, 2 * p * r / xp.where(both > 0, both, 1), 0.0))
 
 
-METRICS = {f.__name__: f for f in (accuracy, precision, recall, specificity, fscore)}
+def npv(A, Y):
+    """Negative predictive value, TN / (TN + FN): how many of the predicted not-c are not c."""
+    _, _, tn, fn = confusion_counts(A, Y)
+    return array_namespace(A).mean(_ratio(tn, tn + fn))
+
+
+METRICS = {f.__name__: f for f in (accuracy, precision, recall, specificity, fscore, npv)}
 _ALIASES = {"acc": "accuracy", "f1": "fscore", "f1_score": "fscore", "f_score": "fscore"}
 
 
@@ -128,4 +135,37 @@ def get_metric(spec):
     raise TypeError(f"a metric is a name or a callable, not {type(spec).__name__}")
 
 
-__all__ = ["get_metric", "decisions", "confusion_counts", *METRICS]
+class RunningMeans:
+    """The loss and metrics of an epoch's mini-batches, averaged as the epoch goes.
+
+    After the batches b of sizes m_b, each value is the sample-weighted mean
+
+        mean = sum_b m_b * value(A_b, Y_b) / sum_b m_b
+
+    of what the training steps computed anyway (Keras's training metrics: no second pass
+    over the training set). For the loss and the accuracy this is the value over every
+    sample of the epoch, each seen with the weights of its own step (and with Dropout on);
+    for precision, recall, specificity, F-score and NPV, ratios of counts, it is the mean
+    of the batches' ratios, close to but not the ratio over the epoch. The sums stay 0-d
+    arrays on the device: nothing is copied to the host until the epoch's report.
+    """
+
+    def __init__(self, loss, metrics):
+        self.functions = [loss, *metrics]
+        self.names = ["loss"] + [metric.name for metric in metrics]
+        self.sums = None
+        self.samples = 0
+
+    def add(self, A, Y) -> None:
+        """Count one batch: its outputs A and targets Y."""
+        m = A.shape[0]
+        values = [function(A, Y) * m for function in self.functions]
+        self.sums = values if self.sums is None else [total + v for total, v in zip(self.sums, values)]
+        self.samples += m
+
+    def means(self) -> dict:
+        """name -> the running mean (a 0-d device array)."""
+        return {name: total / self.samples for name, total in zip(self.names, self.sums or [])}
+
+
+__all__ = ["get_metric", "decisions", "confusion_counts", "RunningMeans", *METRICS]

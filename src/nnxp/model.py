@@ -36,10 +36,10 @@ import numpy as np
 
 from . import report
 from .backend import backend_of, get_backend, resolve, to_numpy
-from .data import DataError, Dataset, batch_slices
+from .data import DataError, Dataset, as_host_array, batch_slices, holdout_last
 from .layers import Embedding, Layer, ShapeError
 from .losses import get_loss
-from .metrics import decisions, get_metric
+from .metrics import RunningMeans, decisions, get_metric
 from .optimizers import get_optimizer
 from .schedules import merged
 
@@ -54,6 +54,11 @@ def set_seed(seed: int | None) -> None:
     """
     global _default_seed
     _default_seed = seed
+
+
+def default_seed() -> int | None:
+    """The seed ``set_seed`` set (None: each model draws fresh weights)."""
+    return _default_seed
 
 
 class NotInitialized(RuntimeError):
@@ -160,19 +165,22 @@ class Model:
         self.seed = _default_seed if seed is None else seed
         self.backend = get_backend()
         self._name_layers()
+        for layer in self.layers:  # ELU_alpha, LRELU_alpha, softmax_temperature, where se_hPars set them
+            layer.tune_activations({**self.se_hPars, **layer.se_hPars})
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
         for layer, layer_seed in zip(self.layers, seeds):
             layer.bind(self.backend, np.random.default_rng(layer_seed))
             layer.training = True
-        first = next(iter(self.embedding.training_batches()))
+        first = self.embedding.first_batch()  # in order: the batches' random stream is left untouched
         A, drawn = first.X, []
         for layer in self.layers:
             A = self._dry_forward(layer, A, drawn)
         self._check_output(A, first.Y)
-        self.backward(*self.loss_gradient(A, first.Y))
-        for layer, parameters in zip(self.layers, drawn):
+        Model.backward(self, *self.loss_gradient(A, first.Y))  # gradients only (EpyNN's backward also steps)
+        for layer, (parameters, random_state) in zip(self.layers, drawn):
             layer.record_shapes()
-            layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats)
+            layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats,
+            layer.set_random_state(random_state)  # Dropout's masks: training draws as if it had not run)
         self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
         self.history, self.epoch, self.initialized = History(), 0, True
         if verbose:
@@ -198,11 +206,12 @@ class Model:
 
     def _dry_forward(self, layer: Layer, A, drawn: list):
         """Shapes, parameters and one forward pass of ``layer``; the freshly drawn
-        parameters are appended to ``drawn``."""
+        parameters and where the layer's random generators then stand are appended to
+        ``drawn``."""
         try:
             layer.compute_shapes(A)
             layer.initialize_parameters()
-            drawn.append(dict(layer.p))
+            drawn.append((dict(layer.p), layer.random_state()))
             return layer.forward(A)
         except ShapeError:
             raise
@@ -215,9 +224,7 @@ class Model:
         if Y is None:
             raise DataError("the Embedding has no Y_data: a model needs targets to train")
         if tuple(A.shape) != tuple(Y.shape):
-            hint = ""
-            if Y.shape[-1] == 1 and A.shape[-1] > 1:
-                hint = "; Y looks like integer labels: pass Y_encode=True or one-hot them (nnxp.one_hot)"
+            hint = self._labels_hint() if Y.shape[-1] == 1 and A.shape[-1] > 1 else ""
             raise ShapeError(f"the output {output.describe()} gives shape {tuple(A.shape)} "
                              f"but Y has shape {tuple(Y.shape)}{hint}")
         if self.loss.name == "CCE" and getattr(getattr(output, "activation", None), "name", None) != "softmax":
@@ -229,6 +236,14 @@ class Model:
                 if Y_host is not None and Y_host.size and (Y_host.min() < low or Y_host.max() > high):
                     raise DataError(f"{self.loss.name} needs targets in [{low}, {high}], but the {name[1:]} set "
                                     f"holds values from {Y_host.min()} to {Y_host.max()}: labels out of range")
+
+    def _labels_hint(self) -> str:
+        """What to do with integer labels: the Keras route (compile + fit) and the EpyNN
+        route (an Embedding) take them differently."""
+        if self._compiled is not None:
+            return ("; Y looks like integer labels: fit encodes them itself for a softmax output with loss "
+                    "'CCE', else one-hot them (nnxp.one_hot)")
+        return "; Y looks like integer labels: pass Y_encode=True to the Embedding or one-hot them (nnxp.one_hot)"
 
     # ================================================================== one step
     def forward(self, X):
@@ -266,11 +281,13 @@ class Model:
             first.input_gradient = True
         return dX if input_gradient else None
 
-    def train_step(self, X, Y) -> None:
-        """Forward, backward and one optimizer step on one mini-batch."""
+    def train_step(self, X, Y):
+        """Forward, backward and one optimizer step on one mini-batch; returns the output A
+        (computed before the step: what the batch's loss and metrics are measured on)."""
         A = self.forward(X)
-        self.backward(*self.loss_gradient(A, Y), input_gradient=False)
+        Model.backward(self, *self.loss_gradient(A, Y), input_gradient=False)  # gradients only
         self.optimizer.step(self._parameters())
+        return A
 
     def _parameters(self):
         """(key, holder, name, gradient, learning rate) for every parameter the optimizer
@@ -285,19 +302,40 @@ class Model:
         ]
 
     # ================================================================== training
-    def train(self, epochs: int = 1, verbose: int = 1) -> History:
-        """Train for ``epochs`` more epochs; evaluate every set after each; return the history."""
-        self._require("train")
-        reporter = report.EpochReporter(self, epochs, verbose)
+    def train(self, epochs: int = 1, verbose: int = 1, train_metrics: str = "exact", every: int = 1) -> History:
+        """Train for ``epochs`` more epochs; evaluate after each; return the history.
+
+        How the training set's loss and metrics are measured (``train_metrics``):
+
+        - ``"exact"`` (EpyNN's way, the default here): after each epoch every set, the
+          training set too, is evaluated again with the epoch's final weights, in
+          evaluation mode (no Dropout);
+        - ``"batches"`` (Keras's way, ``fit``'s default): the sample-weighted mean of what
+          the epoch's training steps computed (``nnxp.metrics.RunningMeans``): no second
+          pass over the training set, but each batch is measured with the weights of its
+          own step, Dropout on. The validation and test sets are evaluated in both.
+
+        A model not yet initialized initializes itself first, as EpyNN's train does: with
+        the settings of ``compile`` if it was compiled, else with the defaults of
+        ``initialize``. ``every``: print a row every that many epochs (and the last).
+        """
+        if train_metrics not in ("exact", "batches"):
+            raise ValueError(f"train_metrics must be 'exact' or 'batches', got {train_metrics!r}")
+        if not self.initialized:
+            Model.initialize(self, **dict(self._compiled or {}), verbose=bool(verbose))
+        reporter = report.EpochReporter(self, epochs, verbose, every)
         for _ in range(epochs):
             self._rates = [merged(self.se_hPars, layer.se_hPars).rate(self.epoch) for layer in self.layers]
             self.set_training(True)
             batches = self.embedding.training_batches()
+            running = RunningMeans(self.loss, self.metrics) if train_metrics == "batches" else None
             with reporter.progress(len(batches)) as advance:
                 for batch in batches:
-                    self.train_step(batch.X, batch.Y)
+                    A = self.train_step(batch.X, batch.Y)
+                    if running is not None:
+                        running.add(A, batch.Y)
                     advance()
-            values = self.evaluate()
+            values = self.evaluate() if running is None else self._evaluate_held_out(running)
             values["lr"] = self._first_rate()
             self.history.record(values)
             self.epoch += 1
@@ -342,8 +380,16 @@ class Model:
             return self._measure([Dataset("given", self.backend.asarray(X), self.backend.asarray(Y))], {"given": ""})
         return self._measure(self.embedding.datasets, report.SET_PREFIX)
 
-    def _measure(self, datasets, prefixes) -> dict[str, float]:
-        names, values = [], []
+    def _evaluate_held_out(self, running: RunningMeans) -> dict[str, float]:
+        """The training values from the batches' running means, the other sets evaluated."""
+        self._require("evaluate")
+        held_out = [dataset for dataset in self.embedding.datasets if dataset.name != "dtrain"]
+        return self._measure(held_out, report.SET_PREFIX, running.means())
+
+    def _measure(self, datasets, prefixes, known: dict | None = None) -> dict[str, float]:
+        """Loss and metrics of each dataset, plus the ``known`` values (0-d device arrays),
+        brought to the host together: one copy."""
+        names, values = list(known or {}), list((known or {}).values())
         for dataset in datasets:
             A = dataset.A = self.output(dataset.X)
             dataset.P = decisions(A)
@@ -392,10 +438,26 @@ class Model:
         return self
 
     def fit(self, X, Y, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
-            validation_data=None, shuffle: bool = True, seed=None, verbose: int = 1) -> History:
-        """Train on (X, Y); returns the History (one entry per epoch, all epochs so far)."""
+            validation_data=None, shuffle: bool = True, seed=None, verbose: int = 1,
+            train_metrics: str = "batches") -> History:
+        """Train on (X, Y) as Keras does; returns the History (one entry per epoch, all so far).
+
+        - ``validation_split`` holds out the *last* samples of X and Y, taken before any
+          shuffling; ``validation_data=(X_val, Y_val)`` replaces it.
+        - ``shuffle`` deals the training rows in a new order every epoch; ``shuffle=False``
+          keeps their order (a time series stays one).
+        - Integer class labels, Y of shape (m,) or (m, 1), are accepted for a softmax output
+          with loss CCE (Keras's sparse labels): they are one-hot encoded as
+          ``Embedding(Y_encode=True)`` would, labels 0..units-1 as the column numbers.
+        - The training loss and metrics of an epoch are the means over its batches
+          (``train_metrics="batches"``); ``"exact"`` evaluates the training set again
+          after each epoch, as ``train`` does (see ``train``).
+        """
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        X, Y = as_host_array(X, "fit: X"), as_host_array(Y, "fit: Y")
+        if validation_data is None:
+            X, Y, validation_data = holdout_last(X, Y, validation_split)
         embedding = self.embedding
         if embedding is None:
             if seed is None:  # the split must be as reproducible as the weights
@@ -404,8 +466,9 @@ class Model:
             embedding = Embedding(batch_size=batch_size, seed=seed, shuffle=shuffle)
             self.layers.insert(0, embedding)
         embedding.batch_size, embedding.shuffle = batch_size, shuffle
-        embedding.relative_size = (1 - validation_split, validation_split, 0)
-        embedding.set_data(X, Y, validation=validation_data)
+        embedding.relative_size = (1, 0, 0)  # the split is made above, in order
+        self._encode_labels(embedding, Y, validation_data)
+        embedding.set_data(X, Y, validation=validation_data, ordered=True)
         if not self.initialized:
             if self._compiled is None:
                 raise NotInitialized("call model.compile(loss=..., optimizer=...) before fit")
@@ -414,7 +477,28 @@ class Model:
             self.initialize(**settings, verbose=verbose >= 2)
         else:
             self._check_output(self.output(embedding.dtrain.X[:1, ...]), embedding.dtrain.Y[:1, ...])
-        return self.train(epochs, verbose)
+        return self.train(epochs, verbose, train_metrics=train_metrics)
+
+    def _encode_labels(self, embedding: Embedding, Y, validation) -> None:
+        """Keras's sparse labels: integer class labels Y, (m,) or (m, 1), for a softmax
+        output trained with CCE (or an Embedding already told Y_encode) are one-hot
+        encoded by the Embedding. Labels 0..units-1 name the columns (so that a class
+        absent from Y keeps its column); any others are taken in sorted order."""
+        labels_like = Y.ndim == 1 or (Y.ndim == 2 and Y.shape[1] == 1)
+        output = self.layers[-1]
+        loss = self.loss if self.initialized else get_loss((self._compiled or {}).get("loss", "MSE"))
+        softmax = getattr(getattr(output, "activation", None), "name", None) == "softmax"
+        if labels_like and Y.dtype.kind in "iu" and softmax and loss.name == "CCE":
+            embedding.Y_encode = True
+        elif not labels_like:
+            embedding.Y_encode = False  # one-hot (or real) targets: nothing to encode
+        # (other labels keep the Embedding's own Y_encode: a user's, for string labels, stays)
+        if embedding.Y_encode and embedding.classes is None and Y.dtype.kind in "iu":
+            labels = np.unique(np.concatenate([Y.reshape(-1)] + ([] if validation is None else
+                                                                 [np.asarray(validation[1]).reshape(-1)])))
+            units = getattr(output, "units", None)
+            in_range = units is not None and labels.min() >= 0 and labels.max() < units
+            embedding.classes = list(range(units)) if in_range else labels.tolist()
 
     def build(self, input_shape, seed=None) -> "Model":
         """Keras-style: draw the weights for inputs of ``input_shape`` (without the batch
@@ -426,7 +510,9 @@ class Model:
             self.compile()
         settings = dict(self._compiled)
         settings["seed"] = seed if seed is not None else settings["seed"]
-        probe = Embedding(np.zeros((2, *input_shape)), np.zeros((2, output_units)), relative_size=(1, 0, 0))
+        batches_seed = _default_seed if settings["seed"] is None else settings["seed"]  # as fit's Embedding has
+        probe = Embedding(np.zeros((2, *input_shape)), np.zeros((2, output_units)), relative_size=(1, 0, 0),
+                          seed=batches_seed)
         if self.embedding is None:
             self.layers.insert(0, probe)
         else:

@@ -29,9 +29,15 @@ Clipping tames the gradient of the *loss*; the decay term is added after it, as
 
 The learning rate comes from the layer's schedule each epoch (see ``schedules``), so
 the optimizer's own ``learning_rate`` is only the default for the model's se_hPars.
+Within an epoch it may also decay with the steps (NumpyDL's ``decay``, Keras's old
+time-based decay), and be kept within bounds; at step t (counted from 1)::
+
+    lr_t = clip(lr / (1 + decay * (t - 1)), lr_min, lr_max)     (decay 0: lr_t = lr)
 """
 
 from __future__ import annotations
+
+import math
 
 from array_api_compat import array_namespace
 
@@ -40,11 +46,17 @@ class Optimizer:
     name = "optimizer"
     slots: tuple[str, ...] = ()  # the state kept for each parameter
 
-    def __init__(self, learning_rate: float = 0.01, clip_norm=None, clip_value=None, weight_decay: float = 0.0):
+    def __init__(self, learning_rate: float = 0.01, clip_norm=None, clip_value=None, weight_decay: float = 0.0,
+                 decay: float = 0.0, lr_min: float = 0.0, lr_max=None):
         self.learning_rate = float(learning_rate)
         self.clip_norm = None if clip_norm is None else float(clip_norm)
         self.clip_value = None if clip_value is None else float(clip_value)
         self.weight_decay = float(weight_decay)
+        if decay < 0 or lr_min < 0 or (lr_max is not None and lr_max < lr_min):
+            raise ValueError(f"{type(self).__name__}: decay and lr_min must be >= 0 and lr_max >= lr_min, "
+                             f"got decay={decay}, lr_min={lr_min}, lr_max={lr_max}")
+        self.decay, self.lr_min = float(decay), float(lr_min)
+        self.lr_max = None if lr_max is None else float(lr_max)  # None: no upper bound
         self.t = 0  # steps taken
         self.state: dict[str, dict] = {}  # parameter key -> {slot name: array}
 
@@ -67,7 +79,12 @@ class Optimizer:
             if key not in self.state:
                 xp = array_namespace(grad)
                 self.state[key] = {slot: xp.zeros_like(grad) for slot in self.slots}
-            holder[name] = self.update(holder[name], grad, self.state[key], lr)
+            holder[name] = self.update(holder[name], grad, self.state[key], self.step_rate(lr))
+
+    def step_rate(self, lr: float) -> float:
+        """The rate of this step: ``lr`` decayed with the steps taken and kept in bounds."""
+        rate = lr / (1 + self.decay * (self.t - 1)) if self.decay else lr
+        return min(max(rate, self.lr_min), self.lr_max if self.lr_max is not None else math.inf)
 
     def update(self, theta, g, state: dict, lr: float):
         """The new value of one parameter; ``state`` is updated in place."""
@@ -76,7 +93,8 @@ class Optimizer:
     # ------------------------------------------------------------------ saving
     def hyperparameters(self) -> dict:
         common = {"learning_rate": self.learning_rate, "clip_norm": self.clip_norm,
-                  "clip_value": self.clip_value, "weight_decay": self.weight_decay}
+                  "clip_value": self.clip_value, "weight_decay": self.weight_decay,
+                  "decay": self.decay, "lr_min": self.lr_min, "lr_max": self.lr_max}
         return {**common, **self.extra()}
 
     def extra(self) -> dict:

@@ -65,8 +65,9 @@ def _columns(model) -> list[str]:
 class EpochReporter:
     """Prints a header, a transient progress bar during each epoch and a row after it."""
 
-    def __init__(self, model, epochs: int, verbose: int):
+    def __init__(self, model, epochs: int, verbose: int, every: int = 1):
         self.model, self.epochs, self.verbose = model, epochs, verbose
+        self.every, self.last = max(int(every), 1), model.epoch + epochs  # a row every `every` epochs, and the last
         self.columns = _columns(model) if verbose else []
         self.best: dict[str, float] = {}
         self.console = console() if verbose else None
@@ -99,7 +100,7 @@ class EpochReporter:
             yield lambda: bar.advance(task)
 
     def epoch_done(self, values: dict) -> None:
-        if not self.verbose:
+        if not self.verbose or (self.model.epoch % self.every and self.model.epoch != self.last):
             return
         cells = [f"{self.model.epoch:>6}", f"{values['lr']:>9.2e}"]
         for key in self.columns:

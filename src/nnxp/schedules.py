@@ -14,13 +14,17 @@ so each cycle restarts the decay from a base that is ``cycle_descent`` lower tha
 last one (a saw-tooth that slowly comes down).
 
 These are EpyNN's hyperparameters (``se_hPars``). Set on the model they apply to every
-layer; a layer's own ``se_hPars`` override them for that layer only.
+layer; a layer's own ``se_hPars`` override them for that layer only. The same dicts may
+hold EpyNN's activation settings (``ELU_alpha``, ``LRELU_alpha``, ``softmax_temperature``):
+the activations read those (``nnxp.activations.tuned``), the schedule skips them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+
+from .activations import TUNING
 
 SCHEDULES = ("steady", "exp_decay", "lin_decay")
 HPARS = ("learning_rate", "schedule", "decay_k", "cycle_epochs", "cycle_descent")
@@ -68,8 +72,11 @@ def merged(*layers_of_hpars: dict | None) -> Schedule:
     values: dict = {}
     for hpars in layers_of_hpars:
         for key, value in (hpars or {}).items():
+            if key in TUNING:
+                continue  # an activation's setting, not the schedule's
             if key not in HPARS:
-                raise ValueError(f"unknown hyperparameter {key!r} in se_hPars; expected some of {HPARS}")
+                raise ValueError(f"unknown hyperparameter {key!r} in se_hPars; expected some of "
+                                 f"{HPARS + tuple(TUNING)}")
             values[key] = value
     return Schedule(**values)
 

@@ -34,7 +34,7 @@ import inspect
 import numpy as np
 from array_api_compat import array_namespace
 
-from ..activations import Activation
+from ..activations import Activation, tuned
 from ..backend import get_backend
 from ..initializers import Initializer, get_initializer
 
@@ -105,6 +105,13 @@ class Layer:
         return self.active_backend().kernels
 
     # ------------------------------------------------------------------ helpers
+    def tune_activations(self, hpars: dict) -> None:
+        """Give this layer's activations the parameters that ``hpars`` sets (EpyNN's
+        se_hPars keys ELU_alpha, LRELU_alpha, softmax_temperature; see ``activations``)."""
+        for attribute, value in list(vars(self).items()):
+            if isinstance(value, Activation):
+                setattr(self, attribute, tuned(value, hpars))
+
     def activation_backward(self, dA, dZ=None):
         """dZ = dA * f'(Z) through the layer's activation, recorded in bc; or, for an
         output layer, the dZ that the loss handed over already (the fused softmax +
@@ -167,11 +174,18 @@ class Layer:
         """Put the generators back where ``random_state`` found them."""
         self.rng.bit_generator.state = state["rng"]
 
+    def config_class(self) -> type:
+        """The class a model file names for this layer, whose constructor ``get_config``
+        answers to: the layer's own class. A facade class (``nnxp.npdl``, ``nnxp.epynn``)
+        names the nnxp layer it maps onto (its ``maps_onto``), so that its file loads
+        with nnxp's own layers; a user's subclass of a facade class is its own again."""
+        return type(self).__dict__.get("maps_onto", type(self))
+
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-ready values (activations and
         initializers as their config dicts)."""
         config = {}
-        for parameter in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
+        for parameter in list(inspect.signature(self.config_class().__init__).parameters.values())[1:]:
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
             config[parameter.name] = _jsonable(getattr(self, parameter.name))

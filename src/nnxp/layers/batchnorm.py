@@ -35,7 +35,8 @@ The training form is the chain rule through mu and var, which depend on every ro
 with dX_hat = gamma * dA, dX = s / N * (N * dX_hat - sum(dX_hat) - X_hat * sum(dX_hat * X_hat)),
 and the two sums are gamma * dbeta and gamma * dgamma.
 
-State: ``p["gamma"]`` (ones) and ``p["beta"]`` (zeros) are learned. ``p["running_mean"]``
+State: ``p["gamma"]`` (ones) and ``p["beta"]`` (zeros; ``gamma_initialization`` and
+``beta_initialization`` choose other initializers) are learned. ``p["running_mean"]``
 (zeros) and ``p["running_var"]`` (ones) live in ``p`` too, so that they are saved, loaded
 and moved with the model, but they are the layer's ``buffers``: no entry in ``g``, and
 the optimizer skips them. They are the one exception to "a layer never changes its
@@ -60,6 +61,7 @@ import math
 
 from array_api_compat import array_namespace
 
+from ..initializers import get_initializer
 from ..ops import sum_rows
 from .base import Layer, ShapeError
 
@@ -67,7 +69,8 @@ from .base import Layer, ShapeError
 class BatchNorm(Layer):
     buffers = ("running_mean", "running_var")  # in p, saved with the model, never learned
 
-    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, name=None, se_hPars=None):
+    def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, gamma_initialization="ones",
+                 beta_initialization="zeros", name=None, se_hPars=None):
         super().__init__(name, se_hPars)
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
@@ -75,6 +78,8 @@ class BatchNorm(Layer):
             raise ValueError(f"BatchNorm: epsilon must be > 0, got {epsilon}")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        get_initializer(gamma_initialization), get_initializer(beta_initialization)  # a typo fails here
+        self.gamma_initialization, self.beta_initialization = gamma_initialization, beta_initialization
 
     def compute_shapes(self, X):
         if X.ndim < 2:
@@ -84,8 +89,8 @@ class BatchNorm(Layer):
 
     def initialize_parameters(self):
         n = self.d["n"]
-        for name, initializer in (("gamma", "ones"), ("beta", "zeros"), ("running_mean", "zeros"),
-                                  ("running_var", "ones")):
+        for name, initializer in (("gamma", self.gamma_initialization), ("beta", self.beta_initialization),
+                                  ("running_mean", "zeros"), ("running_var", "ones")):
             self.p[name] = self.new_parameter((n,), initializer, fan_in=n, fan_out=n)
 
     def forward(self, X):

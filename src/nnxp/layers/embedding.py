@@ -48,28 +48,32 @@ class Embedding(Layer):
         self.classes = None  # the labels of Y, when Y_encode
         self.scaler = None  # MinMaxScaler, when X_scale
         self.host_sets: dict[str, tuple] = {}  # set name -> (X, Y) NumPy arrays
-        self._prepared = None  # (X, Y, validation or None): encoded, before the split
+        self._prepared = None  # (X, Y, validation or None, ordered): encoded, before the split
         self.dtrain = self.dval = self.dtest = None
         self._batch_rng = np.random.default_rng(seed)
         if X_data is not None:
             self.set_data(X_data, Y_data)
 
     # ------------------------------------------------------------------ host side
-    def set_data(self, X_data, Y_data=None, validation=None) -> None:
-        """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set)."""
+    def set_data(self, X_data, Y_data=None, validation=None, ordered: bool = False) -> None:
+        """Prepare raw data and split it (or take ``validation=(X, Y)`` as the validation set).
+
+        ``ordered=True``: the data is the training set as it stands, rows in their order,
+        nothing held out but ``validation`` (``Model.fit`` has made its split already)."""
         X, Y = self._encode(*self._checked(X_data, Y_data, "Embedding"))
         if validation is not None:
             validation = self._encode(*self._checked(*validation, "validation data"))
-        self._prepared = (X, Y, validation)
+        self._prepared = (X, Y, validation, bool(ordered))
         self._split(np.random.default_rng(self.seed))
         if self.backend is not None:  # already part of a model: move the new data over now
             self.bind(self.backend)
 
     def _split(self, rng: np.random.Generator) -> None:
         """Cut the prepared data into the three sets; fit the scaler on the training set."""
-        X, Y, validation = self._prepared
-        if validation is not None:
-            parts = {"dtrain": (X, Y), "dval": validation, "dtest": (X[:0], None if Y is None else Y[:0])}
+        X, Y, validation, ordered = self._prepared
+        if validation is not None or ordered:
+            empty = (X[:0], None if Y is None else Y[:0])
+            parts = {"dtrain": (X, Y), "dval": validation or empty, "dtest": empty}
         else:
             indices = split_indices(len(X), self.relative_size, rng)
             parts = {name: (X[i], None if Y is None else Y[i]) for name, i in zip(SET_NAMES, indices)}
@@ -149,9 +153,7 @@ class Embedding(Layer):
 
     def training_batches(self) -> list[Dataset]:
         """This epoch's mini-batches: the training set in a new order, cut in slices."""
-        if self.dtrain is None:
-            raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
-                            "or use model.fit(X, Y)")
+        self._require_data()
         X, Y = self.dtrain.X, self.dtrain.Y
         if self.dtrain.on_host:
             order = self._batch_rng.permutation(len(X)) if self.shuffle else np.arange(len(X))
@@ -163,6 +165,22 @@ class Embedding(Layer):
             Y = None if Y is None else xp.take(Y, order, axis=0)
         return [Dataset(f"batch {i}", X[s, ...], None if Y is None else Y[s, ...])
                 for i, s in enumerate(batch_slices(X.shape[0], self.batch_size))]
+
+    def first_batch(self) -> Dataset:
+        """The first batch_size training rows, in their order: what ``Model.initialize``
+        checks the shapes on. No random number is drawn, so the epochs' batches are the
+        same whether or not a model was initialized first."""
+        self._require_data()
+        rows = slice(0, len(self.dtrain) if self.batch_size is None else min(self.batch_size, len(self.dtrain)))
+        X, Y = self.dtrain.X[rows, ...], None if self.dtrain.Y is None else self.dtrain.Y[rows, ...]
+        if self.dtrain.on_host:
+            X, Y = self.backend.asarray(X), None if Y is None else self.backend.asarray(Y)
+        return Dataset("batch 0", X, Y)
+
+    def _require_data(self) -> None:
+        if self.dtrain is None:
+            raise DataError("Embedding has no data: give X_data (and Y_data), embedding.set_data(X, Y), "
+                            "or use model.fit(X, Y)")
 
     # ------------------------------------------------------------------ as a layer
     def forward(self, X):

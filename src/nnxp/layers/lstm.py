@@ -27,6 +27,10 @@ Gradients, summing over samples and steps::
 
 Mapping from PyTorch: U = W_ih^T, V = W_hh^T, b = b_ih + b_hh.
 
+``forget_bias`` starts the forget gate's block of b, b_f, at that value instead of 0
+(NumpyDL's ``forget_bias_num=1``, Keras's ``unit_forget_bias``): with b_f = 1 the cell
+keeps about 73% of its memory at first, so that early gradients reach back in time.
+
 Caches: fc["X"], fc["Z"] (m, T, 4u) gate pre-activations, fc["G"] (m, T, 4u) gate
 values [i|f|g|o], fc["C"] cell states, fc["S"] = fc(C), fc["H"] every hidden state,
 fc["A"] the output; bc["dA"], bc["dH"] (dA spread over the steps), bc["dX"] and the
@@ -34,6 +38,8 @@ parameter gradients.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..ops.recurrent import lstm_backward, lstm_forward
 from .recurrent import Recurrent
@@ -45,10 +51,19 @@ class LSTM(Recurrent):
     def __init__(self, units: int = 1, sequences: bool = False, activation="tanh", candidate_activation="tanh",
                  input_gate="sigmoid", forget_gate="sigmoid", output_gate="sigmoid",
                  initialization="glorot_uniform", recurrent_initialization="orthogonal", clip_gradients=None,
-                 name=None, se_hPars=None):
+                 forget_bias: float = 0.0, name=None, se_hPars=None):
         super().__init__(units, sequences, initialization, recurrent_initialization, clip_gradients, name, se_hPars)
         self.set_activations(activation=activation, candidate_activation=candidate_activation,
                              input_gate=input_gate, forget_gate=forget_gate, output_gate=output_gate)
+        self.forget_bias = float(forget_bias)
+
+    def initialize_parameters(self):
+        super().initialize_parameters()
+        if self.forget_bias:
+            u = self.d["u"]
+            gates = np.zeros((4, u))  # rows: i, f, g, o (drawn on the host, like every parameter)
+            gates[1] = self.forget_bias
+            self.p["b"] = self.active_backend().asarray(gates.reshape(-1))
 
     @property
     def activations(self):

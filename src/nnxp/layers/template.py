@@ -26,8 +26,9 @@ class Template(Layer):
         super().__init__(name, se_hPars)
 
     def compute_shapes(self, X):
-        super().compute_shapes(X)
+        super().compute_shapes(X)  # fs["X"] = (m, ...): any number of axes
         self.d["m"] = X.shape[0]  # the number of samples (rows) in the batch
+        self.d["n"] = X.size // X.shape[0]  # features per sample: the size of X over m
 
     def initialize_parameters(self):
         pass  # a layer with weights would draw them here, e.g. self.p["W"] = self.new_parameter(...)

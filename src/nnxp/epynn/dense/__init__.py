@@ -1,0 +1,5 @@
+"""EpyNN's `dense` package: the layer is in `models`."""
+
+from .models import Dense
+
+__all__ = ["Dense"]

@@ -1,0 +1,5 @@
+"""EpyNN's `embedding` package: the layer is in `models`."""
+
+from .models import Embedding
+
+__all__ = ["Embedding"]

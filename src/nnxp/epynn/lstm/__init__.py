@@ -1,0 +1,5 @@
+"""EpyNN's `lstm` package: the layer is in `models`."""
+
+from .models import LSTM
+
+__all__ = ["LSTM"]

@@ -1,0 +1,5 @@
+"""EpyNN's `template` package: the layer is in `models`."""
+
+from .models import Template
+
+__all__ = ["Template"]
