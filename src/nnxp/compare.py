@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import BackendUnavailable, available_backends, make_backend, numba_available, numba_cuda_available, to_numpy, use_backend
+from .backend import (BackendUnavailable, available_backends, make_backend, numba_available, numba_cuda_available,
+                      to_numpy, use_backend)
 
 DEFAULT_TARGETS = ("cpu-numba", "cpu-reference", "gpu-numba", "gpu-reference")
 
@@ -43,6 +44,16 @@ class Comparison:
     sweep: list = field(default_factory=list)  # (batch_size, target, seconds per epoch)
     skipped: dict = field(default_factory=dict)  # target -> why
     profiles: dict = field(default_factory=dict)  # target -> nnxp.profile.Profile, with profile=True
+
+    def plot(self, path=None, show: bool = False):
+        """The bars and loss curves (see plot_comparison); returns the figure."""
+        return plot_comparison(self, path, show)
+
+    def plot_profiles(self, path=None, show: bool = False):
+        """The per-layer bars of every target (compare with profile=True); returns the figure."""
+        from .profile import plot_profiles
+
+        return plot_profiles(self.profiles, path, show, f"{self.title}: one training step, per part")
 
 
 _told_skipped: set = set()  # (target, why) already told in this run
@@ -156,9 +167,7 @@ def compare(model="mlp", targets=None, epochs: int = 3, dtype: str = "float32", 
     if plot_path:
         plot_comparison(result, plot_path)
     if profile and profile_path:
-        from .profile import plot_profiles
-
-        plot_profiles(result.profiles, profile_path, title=f"{result.title}: one training step, per part")
+        result.plot_profiles(profile_path)
     return result
 
 

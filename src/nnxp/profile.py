@@ -55,6 +55,7 @@ class Profile:
     """
 
     title: str
+    target: str  # the backend's name, as the table's column and the chart's legend show it
     batch_size: int
     repeats: int
     parts: dict = field(default_factory=dict)
@@ -64,6 +65,14 @@ class Profile:
     def total(self) -> float:
         """The sum of the parts: compare it with ``step``."""
         return sum(self.parts.values())
+
+    def print(self) -> None:
+        """The table of the parts."""
+        print_profiles({self.target: self}, self.title)
+
+    def plot(self, path=None, show: bool = False):
+        """The bars of the parts; written to ``path``, shown with ``show``; returns the figure."""
+        return plot_profiles({self.target: self}, path, show, self.title)
 
     def labels(self) -> list[str]:
         """One label per part: "1 dense forward", ..., "loss gradient", "optimizer step"."""
@@ -144,14 +153,15 @@ def profile(model, repeats: int = 20, warmup: int = 3, verbose: bool = True, pat
             model.train_step(X, Y)
         laps.append(stopwatches.laps)
         steps.append(_timed_step(model, X, Y, sync, clock))  # interleaved: the same noise for both
-    result = Profile(f"{model.name} on {model.backend}", int(X.shape[0]), repeats)
+    target = f"{model.backend.name}-{model.backend.kernels}"
+    result = Profile(f"{model.name} on {model.backend}", target, int(X.shape[0]), repeats)
     kept = _faster_half(laps, key=lambda lap: sum(lap.values()))
     result.parts = {key: statistics.fmean(lap.get(key, 0.0) for lap in kept) for key in laps[0]}
     result.step = statistics.fmean(_faster_half(steps, key=float))
     if verbose:
-        print_profiles({str(model.backend.name): result}, result.title)
+        result.print()
     if path or show:
-        plot_profiles({str(model.backend.name): result}, path, show, result.title)
+        result.plot(path, show)
     return result
 
 
@@ -189,8 +199,9 @@ def _profile_table(profiles: dict, title: str, narrow: bool):
     from rich.table import Table
 
     first = next(iter(profiles.values()))
+    kept = (first.repeats + 1) // 2
     table = Table(title=title, title_style="bold",
-                  caption=f"ms per step, batch {first.batch_size}, faster {(first.repeats + 1) // 2} of {first.repeats}")
+                  caption=f"ms per step, batch {first.batch_size}, faster {kept} of {first.repeats}")
     table.add_column("part", overflow="fold")
     for target in profiles:  # "cpu-reference" may wrap at its dash in a narrow terminal
         table.add_column(target.replace("-", " ") if narrow else target, justify="right", overflow="fold")

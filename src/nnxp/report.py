@@ -89,8 +89,9 @@ class NotebookConsole:
         recorder = Console(file=io.StringIO(), record=True, width=self.width, force_jupyter=False,
                            force_terminal=True, color_system="truecolor", highlight=False)
         recorder.print(*objects, **options)
+        text = recorder.export_text(clear=False)  # plain: no styles, no escape codes
         html = recorder.export_html(inline_styles=True, code_format=_NOTEBOOK_HTML)
-        display({"text/plain": recorder.export_text(), "text/html": html}, raw=True)
+        display({"text/plain": text, "text/html": html}, raw=True)
 
 
 # the same <pre> rich uses in Jupyter: long lines scroll sideways instead of folding
@@ -306,10 +307,24 @@ def new_figure(show: bool = False, **options):
     from matplotlib.figure import Figure
 
     if in_notebook():
-        # In a kernel, importing pyplot loads the kernel's own backend (inline), which
-        # teaches IPython to show a Figure as an image; nothing is drawn through pyplot.
-        import matplotlib.pyplot  # noqa: F401
+        _show_figures_inline()
     return Figure(**options)
+
+
+def _show_figures_inline() -> None:
+    """Teach IPython to show a Figure as a PNG, unless it already knows how.
+
+    The inline backend registers that when pyplot first creates a figure; a Figure made
+    without pyplot would otherwise appear as the text "<Figure size 1100x400>"."""
+    from IPython import get_ipython
+    from IPython.core.pylabtools import print_figure
+    from matplotlib.figure import Figure
+
+    png = get_ipython().display_formatter.formatters["image/png"]
+    try:
+        png.lookup_by_type(Figure)
+    except KeyError:
+        png.for_type(Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight"))
 
 
 def finish_figure(figure, path=None, show: bool = False):
