@@ -108,3 +108,15 @@ def test_history_table_prints_every_epoch(trained, capsys, monkeypatch):
     assert "tiny: 3 epochs" in out and max(len(line) for line in out.splitlines()) <= 30
     epochs = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[0].isdigit()]
     assert epochs == ["1", "2", "3"]
+
+
+def test_show_goes_through_pyplot_only_in_a_script(trained, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.get_fignums()))
+    figure = trained.plot(show=True)
+    try:
+        assert shown == [[figure.number]]  # the user's backend shows it, as any pyplot figure
+    finally:
+        plt.close(figure)

@@ -200,7 +200,7 @@ def _profile_table(profiles: dict, title: str, narrow: bool):
 
     first = next(iter(profiles.values()))
     kept = (first.repeats + 1) // 2
-    table = Table(title=title, title_style="bold",
+    table = Table(title=title, title_style="bold", min_width=len(title),  # the title on one line, where it fits
                   caption=f"ms per step, batch {first.batch_size}, faster {kept} of {first.repeats}")
     table.add_column("part", overflow="fold")
     for target in profiles:  # "cpu-reference" may wrap at its dash in a narrow terminal
