@@ -164,7 +164,9 @@ def test_a_bad_environment_variable_is_a_usage_error(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["demo"])
     assert stop.value.code == 2
-    assert "NNXP_KERNELS='fortran' is not one of numba, reference" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nnxp demo: error: NNXP_KERNELS='fortran' is not one of numba, reference" in err
+    assert cli.main(["info"]) == 0  # a command that does not read it is not stopped by it
 
 
 @pytest.mark.parametrize("missing, command, extra", [

@@ -287,16 +287,25 @@ def bench(args) -> int:
 # --------------------------------------------------------------------------- entry point
 
 
+# option -> (its environment variable, the choices, the default without it)
+BACKEND_OPTIONS = {"backend": ("NNXP_BACKEND", BACKENDS, "cpu"), "dtype": ("NNXP_DTYPE", DTYPES, None),
+                   "kernels": ("NNXP_KERNELS", KERNEL_MODES, None)}
+
+
 def _backend_options(parser: argparse.ArgumentParser) -> None:
     """--backend, --dtype, --kernels; their defaults come from NNXP_BACKEND, NNXP_DTYPE and
-    NNXP_KERNELS, checked like the options themselves (argparse leaves defaults unchecked)."""
-    for option, variable, choices, default in (("--backend", "NNXP_BACKEND", BACKENDS, "cpu"),
-                                               ("--dtype", "NNXP_DTYPE", DTYPES, None),
-                                               ("--kernels", "NNXP_KERNELS", KERNEL_MODES, None)):
-        value = os.environ.get(variable) or default
+    NNXP_KERNELS (checked in ``_check_environment``: argparse leaves defaults unchecked)."""
+    for option, (variable, choices, default) in BACKEND_OPTIONS.items():
+        parser.add_argument(f"--{option}", default=os.environ.get(variable) or default, choices=choices,
+                            help=f"default: {variable} or {default}")
+
+
+def _check_environment(parser: argparse.ArgumentParser, args) -> None:
+    """A bad NNXP_* value is a usage error of the command that reads it, like a bad option."""
+    for option, (variable, choices, _) in BACKEND_OPTIONS.items():
+        value = getattr(args, option, None)
         if value is not None and value not in choices:
             parser.error(f"{variable}={value!r} is not one of {', '.join(choices)}")
-        parser.add_argument(option, default=value, choices=choices, help=f"default: {variable} or {default}")
 
 
 # What the user can put right; anything else is a bug in nnxp, and keeps its traceback.
@@ -346,6 +355,7 @@ def main(argv=None) -> int:
     bench_parser.set_defaults(run=bench)
 
     args = parser.parse_args(argv)
+    _check_environment(commands.choices[args.command], args)
     try:
         return args.run(args)
     except USER_ERRORS as error:
