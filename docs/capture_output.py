@@ -9,6 +9,9 @@ backend, cpu with its default kernels, float32)::
                                                                   docs/_static/demo-mlp.png
     nnxp compare --model mlp --targets cpu-numba cpu-reference -> docs/output/compare-mlp.txt
                                                                   docs/_static/compare-mlp.png
+    nnxp compare --model cnn --targets cpu-numba cpu-reference --profile
+                                                               -> docs/output/compare-cnn.txt
+                                                                  docs/_static/compare-cnn-profile.png
 
 and writes ``docs/output/captured.md``: when, on what machine, with which versions. The
 output goes to a file, as in a log or CI: no progress bars, no colours, 160 columns.
@@ -26,19 +29,22 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-COMMANDS = {
-    "demo-mlp": ["demo"],
-    "compare-mlp": ["compare", "--model", "mlp", "--targets", "cpu-numba", "cpu-reference"],
+COMMANDS = {  # name of the text -> (arguments, the plots to keep)
+    "demo-mlp": (["demo"], ["demo-mlp.png"]),
+    "compare-mlp": (["compare", "--model", "mlp", "--targets", "cpu-numba", "cpu-reference"], ["compare-mlp.png"]),
+    "compare-cnn": (["compare", "--model", "cnn", "--targets", "cpu-numba", "cpu-reference", "--profile"],
+                    ["compare-cnn-profile.png"]),
 }
 
 
-def capture(name: str, arguments: list[str], folder: str) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("NNXP_")}
+def capture(name: str, arguments: list[str], plots: list[str], folder: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NNXP_") and k != "COLUMNS"}
     run = subprocess.run([sys.executable, "-m", "nnxp.cli", *arguments], cwd=folder, env=environment,
                          capture_output=True, text=True, check=True)
     with open(os.path.join(HERE, "output", f"{name}.txt"), "w", encoding="utf-8") as out:
         out.write("$ nnxp " + " ".join(arguments) + "\n" + run.stdout)
-    shutil.copy(os.path.join(folder, "nnxp-out", f"{name}.png"), os.path.join(HERE, "_static", f"{name}.png"))
+    for plot in plots:
+        shutil.copy(os.path.join(folder, "nnxp-out", plot), os.path.join(HERE, "_static", plot))
 
 
 def versions() -> str:
@@ -53,8 +59,8 @@ def versions() -> str:
 def main() -> None:
     os.makedirs(os.path.join(HERE, "output"), exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        for name, arguments in COMMANDS.items():
-            capture(name, arguments, folder)
+        for name, (arguments, plots) in COMMANDS.items():
+            capture(name, arguments, plots, folder)
     today = datetime.date.today().isoformat()
     machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores"
     with open(os.path.join(HERE, "output", "captured.md"), "w", encoding="utf-8") as out:

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # Generated images and a small CNN
+#
+# Five classes of blurry shapes, generated from a seed: the images are made here, not
+# downloaded, so a class can see exactly what the network is asked to tell apart. A
+# small CNN learns it in a few epochs; the profile then shows where its training time
+# goes, and the comparison what the compiled kernels change.
+
+# %%
 """Generated images and a small CNN: tell five blurry shapes apart.
 
 Data: ``nnxp.datasets.synthetic_images``, generated from a seed, nothing downloaded.
@@ -18,42 +27,34 @@ Adam (learning rate 0.005), cross-entropy, batches of 32.
 What it should reach: about 98% test accuracy after 10 epochs (seed 1), from 20% by
 chance. Training takes a few seconds on a CPU.
 
-Run it with ``python examples/images_cnn.py`` (``NNXP_KERNELS=reference`` runs the
-readable array code; the default ``numba`` the compiled kernels). It ends with the
+Run it with ``python examples/images_cnn.py [--epochs 10] [--backend cpu] [--out folder]``
+(``NNXP_KERNELS=reference`` runs the readable array code; the default ``numba`` the
+compiled kernels), or open it as a notebook. It ends with the per-layer profile and the
 backend comparison of this CNN.
 """
-
-from __future__ import annotations
 
 import nnxp
 from nnxp.compare import compare as compare_backends
 from nnxp.datasets import synthetic_images
 from nnxp.layers import Convolution, Dense, Embedding, Flatten, Pooling
+from nnxp.lesson import options
 
-EPOCHS = 10
+lesson = options("images_cnn", epochs=10)
 SEED = 1
 CLASSES = 5
 SIZE = 16
 
+# %% [markdown]
+# ## The data: one image of each class
+#
+# Darker characters are brighter pixels. Each class is a template of blobs; every image
+# of it is that template, moved by up to 2 pixels, with noise on top.
 
+
+# %%
 def make_data():
     """(X, labels): 1200 images (1200, 16, 16, 1) in [0, 1] and their classes 0..4."""
     return synthetic_images(1200, size=SIZE, channels=1, classes=CLASSES, seed=0)
-
-
-def build(batch_size: int = 32):
-    """(model, settings for initialize), the same network every call."""
-    X, labels = make_data()
-    model = nnxp.Model([
-        Embedding(X, labels, Y_encode=True, relative_size=(2, 1, 1), batch_size=batch_size, seed=SEED),
-        Convolution(8, 3, activation="relu"),
-        Pooling(2, mode="max"),
-        Flatten(),
-        Dense(CLASSES, "softmax"),
-    ], name="generated images CNN")
-    settings = {"loss": "CCE", "metrics": ["accuracy"], "seed": SEED, "optimizer": "adam",
-                "se_hPars": {"learning_rate": 0.005}}
-    return model, settings
 
 
 def show_images(X, labels) -> None:
@@ -66,22 +67,55 @@ def show_images(X, labels) -> None:
                                  for col in range(SIZE)) for i in firsts))
 
 
-def main(epochs=None, compare=True, verbose=True, targets=None, compare_epochs=3):
-    """Train the CNN, report its test accuracy, compare backends. Returns the trained
-    model, its loss before training and the comparison."""
-    epochs = epochs or EPOCHS
-    if verbose:
-        show_images(*make_data())
-    model, settings = build()
-    model.initialize(**settings, verbose=verbose)
-    before = model.evaluate()["loss"]
-    history = model.train(epochs=epochs, verbose=int(verbose))
-    if verbose:
-        print(f"test accuracy after {epochs} epochs: {history['test_accuracy'][-1]:.3f} "
-              f"(chance: {1 / CLASSES:.2f})")
-    comparison = compare_backends(build, targets=targets, epochs=compare_epochs, verbose=verbose) if compare else None
-    return {"models": {"CNN": model}, "before": {"CNN": before}, "comparison": comparison}
+X, labels = make_data()
+print(f"X {X.shape}, labels {labels.shape}")
+show_images(X, labels)
+
+# %% [markdown]
+# ## The network and its initialization table
+#
+# Without padding, a 3 x 3 filter fits 14 times across 16 pixels: the convolution's
+# output A is (m, 14, 14, 8), and pooling halves it to 7 x 7.
 
 
-if __name__ == "__main__":
-    main()
+# %%
+def build(batch_size: int = 32):
+    """(model, settings for initialize), the same network every call."""
+    X, labels = make_data()
+    model = nnxp.Model([
+        Embedding(X, labels, Y_encode=True, relative_size=(2, 1, 1), batch_size=batch_size, seed=SEED),
+        Convolution(8, 3, activation="relu"),
+        Pooling(2, mode="max"),
+        Flatten(),
+        Dense(CLASSES, "softmax"),
+    ], name="images: CNN")
+    settings = {"loss": "CCE", "metrics": ["accuracy"], "seed": SEED, "optimizer": "adam",
+                "se_hPars": {"learning_rate": 0.005}}
+    return model, settings
+
+
+model, settings = build()
+model.initialize(**settings)
+
+# %% [markdown]
+# ## Training
+
+# %%
+history = model.train(epochs=lesson.epochs)
+print(f"test accuracy after {lesson.epochs} epochs: {history['test_accuracy'][-1]:.3f} (chance: {1 / CLASSES:.2f})")
+
+# %%
+lesson.save(model.plot(), "curves.png")
+
+# %% [markdown]
+# ## Where a training step spends its time
+
+# %%
+lesson.save(model.profile().plot(), "profile.png")
+
+# %% [markdown]
+# ## The backends, side by side
+
+# %%
+comparison = compare_backends(build, targets=lesson.targets, epochs=lesson.compare_epochs)
+lesson.save(comparison.plot(), "compare.png")

@@ -1,3 +1,13 @@
+# %% [markdown]
+# # Generated strings: one-hot letters into RNN, GRU and LSTM
+#
+# Does a DNA-like string contain the motif CAT? A string is text; a network reads
+# numbers. The `Embedding` one-hot encodes each letter, turning a string of 12 letters
+# into a sequence of 12 steps of 4 features. Three recurrent layers read the same
+# strings: the simple RNN, and the GRU and LSTM, whose gates let them remember "I have
+# just seen CA" for as long as needed.
+
+# %%
 """Generated strings, one-hot encoded: does a DNA-like string contain the motif "CAT"?
 
 Data: 1200 random strings of 12 letters from A, C, G, T, generated from a seed. Half of
@@ -21,25 +31,29 @@ LSTM 99-100% test accuracy (the gates let them remember "I have seen CA" for as 
 as needed); the simple RNN about 96%, after a bumpier ride. A few seconds in all on a
 CPU.
 
-Run it with ``python examples/strings_rnn.py``. It ends with the backend comparison of
-each of the three networks.
+Run it with ``python examples/strings_rnn.py [--epochs 20] [--backend cpu] [--out folder]``,
+or open it as a notebook. It ends with the backend comparison of each of the three
+networks, titled strings: RNN, strings: GRU and strings: LSTM.
 """
-
-from __future__ import annotations
 
 import numpy as np
 
 import nnxp
 from nnxp.compare import compare as compare_backends
 from nnxp.layers import GRU, LSTM, RNN, Dense, Embedding
+from nnxp.lesson import options
 
-EPOCHS = 20
+lesson = options("strings_rnn", epochs=20)
 SEED = 1
 LETTERS = np.array(list("ACGT"))
 MOTIF = "CAT"
 LENGTH = 12
 
+# %% [markdown]
+# ## The data: strings with and without the motif
 
+
+# %%
 def contains_motif(letters) -> bool:
     return MOTIF in "".join(letters)
 
@@ -59,6 +73,18 @@ def make_data(n: int = 1200, seed: int = 0):
     return X, labels
 
 
+X, labels = make_data()
+print("a few strings and their labels:", ", ".join(f"{''.join(x)} {y}" for x, y in zip(X[:4], labels[:4])))
+print(f"{labels.mean():.0%} of the strings hold the motif")
+
+# %% [markdown]
+# ## Three networks, one per recurrent layer
+#
+# The initialization table of each shows the one-hot input (m, 12, 4) and the
+# parameters of its recurrent layer: the GRU has three gates' worth, the LSTM four.
+
+
+# %%
 def build(recurrent=GRU, batch_size: int = 32):
     """(model, settings for initialize) for one of RNN, GRU, LSTM."""
     X, labels = make_data()
@@ -67,38 +93,41 @@ def build(recurrent=GRU, batch_size: int = 32):
                   seed=SEED),
         recurrent(16),
         Dense(2, "softmax"),
-    ], name=f"motif {recurrent.__name__}")
+    ], name=f"strings: {recurrent.__name__}")
     settings = {"loss": "CCE", "metrics": ["accuracy"], "seed": SEED, "optimizer": "adam",
                 "se_hPars": {"learning_rate": 0.01}}
     return model, settings
 
 
-def main(epochs=None, compare=True, verbose=True, targets=None, compare_epochs=3):
-    """Train the RNN, the GRU and the LSTM on the same strings; compare backends for
-    each. Returns the trained models, their loss before training and the comparisons."""
-    epochs = epochs or EPOCHS
-    if verbose:
-        X, labels = make_data()
-        print("a few strings and their labels:", ", ".join(f"{''.join(x)} {y}" for x, y in zip(X[:4], labels[:4])))
-    models, before, comparisons = {}, {}, {}
-    for recurrent in (RNN, GRU, LSTM):
-        name = recurrent.__name__
-        model, settings = build(recurrent)
-        model.initialize(**settings, verbose=verbose)
-        before[name] = model.evaluate()["loss"]
-        model.train(epochs=epochs, verbose=int(verbose))
-        models[name] = model
-    if verbose:
-        for name, model in models.items():
-            print(f"{name:>5}: test accuracy {model.history['test_accuracy'][-1]:.3f} after {epochs} epochs")
-        print("The vocabulary the Embedding found:", models["GRU"].embedding.vocabulary)
-    if compare:
-        for recurrent in (RNN, GRU, LSTM):
-            comparisons[recurrent.__name__] = compare_backends(
-                lambda batch_size=32, recurrent=recurrent: build(recurrent, batch_size), targets=targets,
-                epochs=compare_epochs, verbose=verbose)
-    return {"models": models, "before": before, "comparison": comparisons or None}
+models = {}
+for recurrent in (RNN, GRU, LSTM):
+    model, settings = build(recurrent)
+    model.initialize(**settings)
+    models[recurrent.__name__] = model
 
+# %% [markdown]
+# ## Training each one
 
-if __name__ == "__main__":
-    main()
+# %%
+for name, model in models.items():
+    model.train(epochs=lesson.epochs)
+for name, model in models.items():
+    print(f"{name:>5}: test accuracy {model.history['test_accuracy'][-1]:.3f} after {lesson.epochs} epochs")
+print("The vocabulary the Embedding found:", models["GRU"].embedding.vocabulary)
+
+# %%
+for name, model in models.items():
+    lesson.save(model.plot(), f"curves-{name.lower()}.png")
+
+# %% [markdown]
+# ## The backends, side by side, for each network
+#
+# A target this machine does not have is told once, not once per table.
+
+# %%
+comparisons = {}
+for recurrent in (RNN, GRU, LSTM):
+    comparisons[recurrent.__name__] = compare_backends(
+        lambda batch_size=32, recurrent=recurrent: build(recurrent, batch_size), targets=lesson.targets,
+        epochs=lesson.compare_epochs)
+    lesson.save(comparisons[recurrent.__name__].plot(), f"compare-{recurrent.__name__.lower()}.png")

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # A generated time series: signal detection
+#
+# Is there a sine burst hidden in this noise? The burst is hardly louder than the noise;
+# what gives it away is its *regular oscillation* over 16 steps, and it can be anywhere
+# in the window. A GRU reads the window step by step and decides at the end; one sigmoid
+# output gives the probability of a burst.
+
+# %%
 """Signal detection in a generated time series: is there a sine burst in this noise?
 
 Data: 1200 windows of 40 time steps of Gaussian noise (standard deviation 0.5),
@@ -20,23 +29,26 @@ batches of 32. One sigmoid output makes precision and recall those of the "burst
 What it should reach: about 98% test accuracy after 15 epochs (seed 1), from 50% by
 chance. A few seconds on a CPU.
 
-Run it with ``python examples/time_series.py``. It ends with the backend comparison of
-this GRU network.
+Run it with ``python examples/time_series.py [--epochs 15] [--backend cpu] [--out folder]``,
+or open it as a notebook. It ends with the backend comparison of this GRU network.
 """
-
-from __future__ import annotations
 
 import numpy as np
 
 import nnxp
 from nnxp.compare import compare as compare_backends
 from nnxp.layers import GRU, Dense, Embedding
+from nnxp.lesson import options
 
-EPOCHS = 15
+lesson = options("time_series", epochs=15)
 SEED = 1
 STEPS, BURST = 40, 16
 
+# %% [markdown]
+# ## The data: noise, with or without a burst
 
+
+# %%
 def make_data(n: int = 1200, noise: float = 0.5, amplitude: float = 1.0, cycles_per_step: float = 0.1,
               seed: int = 0):
     """(X, labels): n windows (n, 40, 1) and 1 where a sine burst hides in the noise."""
@@ -51,19 +63,6 @@ def make_data(n: int = 1200, noise: float = 0.5, amplitude: float = 1.0, cycles_
     return X[:, :, None], labels
 
 
-def build(batch_size: int = 32):
-    """(model, settings for initialize), the same network every call."""
-    X, labels = make_data()
-    model = nnxp.Model([
-        Embedding(X, labels, relative_size=(2, 1, 1), batch_size=batch_size, seed=SEED),
-        GRU(16),
-        Dense(1, "sigmoid"),
-    ], name="burst detector GRU")
-    settings = {"loss": "BCE", "metrics": ["accuracy", "precision", "recall"], "seed": SEED, "optimizer": "adam",
-                "se_hPars": {"learning_rate": 0.01, "schedule": "exp_decay", "decay_k": 0.05}}
-    return model, settings
-
-
 def sparkline(values) -> str:
     """A series as a line of block characters, lowest to highest."""
     blocks = "▁▂▃▄▅▆▇█"
@@ -72,26 +71,50 @@ def sparkline(values) -> str:
     return "".join(blocks[min(int(v * len(blocks)), len(blocks) - 1)] for v in scaled)
 
 
-def main(epochs=None, compare=True, verbose=True, targets=None, compare_epochs=3):
-    """Train the detector, report its test scores, compare backends. Returns the
-    trained model, its loss before training and the comparison."""
-    epochs = epochs or EPOCHS
-    if verbose:
-        X, labels = make_data()
-        for label in (0, 1):
-            i = int(np.flatnonzero(labels == label)[0])
-            print(f"{'with a burst' if label else 'noise only':>13}  {sparkline(X[i, :, 0])}")
-    model, settings = build()
-    model.initialize(**settings, verbose=verbose)
-    before = model.evaluate()["loss"]
-    history = model.train(epochs=epochs, verbose=int(verbose))
-    if verbose:
-        print(f"test set after {epochs} epochs: accuracy {history['test_accuracy'][-1]:.3f}, "
-              f"precision {history['test_precision'][-1]:.3f} (of the windows flagged, the share with a burst), "
-              f"recall {history['test_recall'][-1]:.3f} (of the bursts, the share found)")
-    comparison = compare_backends(build, targets=targets, epochs=compare_epochs, verbose=verbose) if compare else None
-    return {"models": {"GRU": model}, "before": {"GRU": before}, "comparison": comparison}
+X, labels = make_data()
+print(f"X {X.shape} = (windows, steps, features)")
+for label in (0, 1):
+    i = int(np.flatnonzero(labels == label)[0])
+    print(f"{'with a burst' if label else 'noise only':>13}  {sparkline(X[i, :, 0])}")
+
+# %% [markdown]
+# ## The network and its initialization table
 
 
-if __name__ == "__main__":
-    main()
+# %%
+def build(batch_size: int = 32):
+    """(model, settings for initialize), the same network every call."""
+    X, labels = make_data()
+    model = nnxp.Model([
+        Embedding(X, labels, relative_size=(2, 1, 1), batch_size=batch_size, seed=SEED),
+        GRU(16),
+        Dense(1, "sigmoid"),
+    ], name="time series: GRU burst detector")
+    settings = {"loss": "BCE", "metrics": ["accuracy", "precision", "recall"], "seed": SEED, "optimizer": "adam",
+                "se_hPars": {"learning_rate": 0.01, "schedule": "exp_decay", "decay_k": 0.05}}
+    return model, settings
+
+
+model, settings = build()
+model.initialize(**settings)
+
+# %% [markdown]
+# ## Training
+#
+# Precision: of the windows flagged, the share that hold a burst. Recall: of the bursts,
+# the share found.
+
+# %%
+history = model.train(epochs=lesson.epochs)
+print(f"test set after {lesson.epochs} epochs: accuracy {history['test_accuracy'][-1]:.3f}, "
+      f"precision {history['test_precision'][-1]:.3f}, recall {history['test_recall'][-1]:.3f}")
+
+# %%
+lesson.save(model.plot(), "curves.png")
+
+# %% [markdown]
+# ## The backends, side by side
+
+# %%
+comparison = compare_backends(build, targets=lesson.targets, epochs=lesson.compare_epochs)
+lesson.save(comparison.plot(), "compare.png")

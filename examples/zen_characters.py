@@ -1,3 +1,12 @@
+# %% [markdown]
+# # A character-level model of the Zen of Python
+#
+# Guess the next character from the 16 before it; then, from its own guesses, write.
+# The text ships with Python itself. It is far too short to hold some of it out, so the
+# lesson is memory, not generalisation: after 30 epochs the network recites a passable
+# Zen, with a few inventions of its own.
+
+# %%
 """A character-level model of the Zen of Python: guess the next character, then write.
 
 Data: the Zen of Python, the 856 characters that ship with Python in the module
@@ -23,11 +32,9 @@ of the text, it picks each next character at random from its own probabilities,
 sharpened by a temperature of 0.5, and recites a passable Zen with a few inventions of
 its own. A few seconds on a CPU.
 
-Run it with ``python examples/zen_characters.py``. It ends with the backend comparison
-of this GRU network.
+Run it with ``python examples/zen_characters.py [--epochs 30] [--backend cpu] [--out folder]``,
+or open it as a notebook. It ends with the backend comparison of this GRU network.
 """
-
-from __future__ import annotations
 
 import codecs
 import contextlib
@@ -38,12 +45,17 @@ import numpy as np
 import nnxp
 from nnxp.compare import compare as compare_backends
 from nnxp.layers import GRU, Dense, Embedding
+from nnxp.lesson import options
 
-EPOCHS = 30
+lesson = options("zen_characters", epochs=30)
 SEED = 1
 CONTEXT = 16  # characters the network sees before guessing the next
 
+# %% [markdown]
+# ## The data: every position of the text, read in a loop
 
+
+# %%
 def zen() -> str:
     """The Zen of Python, from the standard library (without printing it)."""
     with contextlib.redirect_stdout(io.StringIO()):
@@ -60,6 +72,14 @@ def make_data(text: str):
     return X, characters[CONTEXT:CONTEXT + len(text)]
 
 
+X, next_characters = make_data(zen())
+print(f"{len(zen())} characters; X {X.shape}, e.g. {''.join(X[20])!r} -> {next_characters[20]!r}")
+
+# %% [markdown]
+# ## The network and its initialization table
+
+
+# %%
 def build(batch_size: int = 32):
     """(model, settings for initialize), the same network every call."""
     X, next_characters = make_data(zen())
@@ -69,12 +89,34 @@ def build(batch_size: int = 32):
                   batch_size=batch_size, seed=SEED),
         GRU(64),
         Dense(classes, "softmax"),
-    ], name="Zen characters GRU")
+    ], name="Zen: characters GRU")
     settings = {"loss": "CCE", "metrics": ["accuracy"], "seed": SEED, "optimizer": "adam",
                 "se_hPars": {"learning_rate": 0.01, "schedule": "exp_decay", "decay_k": 0.05}}
     return model, settings
 
 
+model, settings = build()
+model.initialize(**settings)
+
+# %% [markdown]
+# ## Training
+
+# %%
+history = model.train(epochs=lesson.epochs)
+print(f"training accuracy after {lesson.epochs} epochs: {history['accuracy'][-1]:.3f} "
+      f"(1 / {len(model.embedding.classes)} characters by chance)")
+
+# %%
+lesson.save(model.plot(), "curves.png")
+
+# %% [markdown]
+# ## It writes
+#
+# Each next character is drawn from the network's probabilities raised to the power
+# 1 / temperature: below 1, bolder and with fewer typos.
+
+
+# %%
 def write(model, start: str, length: int = 200, temperature: float = 0.5, seed: int = 0) -> str:
     """Continue ``start`` by ``length`` characters, each drawn from the network's
     probabilities raised to the power 1 / temperature (below 1: bolder, fewer typos)."""
@@ -88,23 +130,11 @@ def write(model, start: str, length: int = 200, temperature: float = 0.5, seed: 
     return "".join(text)
 
 
-def main(epochs=None, compare=True, verbose=True, targets=None, compare_epochs=3):
-    """Train the GRU on the Zen, let it write, compare backends. Returns the trained
-    model, its loss before training and the comparison."""
-    epochs = epochs or EPOCHS
-    model, settings = build()
-    model.initialize(**settings, verbose=verbose)
-    before = model.evaluate()["loss"]
-    history = model.train(epochs=epochs, verbose=int(verbose))
-    if verbose:
-        print(f"training accuracy after {epochs} epochs: {history['accuracy'][-1]:.3f} "
-              f"(1 / {len(model.embedding.classes)} characters by chance)")
-        print("It writes, from the first 16 characters:\n")
-        print(write(model, zen()[:CONTEXT]))
-        print()
-    comparison = compare_backends(build, targets=targets, epochs=compare_epochs, verbose=verbose) if compare else None
-    return {"models": {"GRU": model}, "before": {"GRU": before}, "comparison": comparison}
+print(write(model, zen()[:CONTEXT]))
 
+# %% [markdown]
+# ## The backends, side by side
 
-if __name__ == "__main__":
-    main()
+# %%
+comparison = compare_backends(build, targets=lesson.targets, epochs=lesson.compare_epochs)
+lesson.save(comparison.plot(), "compare.png")

@@ -116,3 +116,13 @@ def pytest_terminal_summary(terminalreporter):
         total = sum(_PARITY.counts.values())
         detail = ", ".join(f"{family} {n}" for family, n in sorted(_PARITY.counts.items()))
         terminalreporter.write_line(f"PyTorch parity: {total} configurations compared ({detail})")
+
+
+@pytest.fixture(scope="session")
+def executed_notebooks(tmp_path_factory):
+    """Every example executed once as a notebook, for the examples' tests and the docs."""
+    for module, package in (("jupytext", "jupytext"), ("nbclient", "nbclient"), ("ipykernel", "ipykernel")):
+        pytest.importorskip(module, reason=f"{package} is not installed (the test extra brings it)")
+    from notebooks import execute_all
+
+    return execute_all(tmp_path_factory.mktemp("notebooks"))

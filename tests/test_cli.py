@@ -7,6 +7,7 @@ captured and checked for what a student must see, and the plots for being real P
 import os
 import sys
 
+import numpy as np
 import pytest
 
 import nnxp
@@ -50,11 +51,140 @@ def test_compare_trains_the_same_model_on_each_target_from_the_same_weights(tmp_
     assert "same seed, same weights" in capsys.readouterr().out
 
 
-def test_compare_reports_unavailable_targets_with_the_reason(capsys):
+def test_compare_tells_an_unavailable_target_once_per_run_with_the_reason(capsys, monkeypatch):
+    """strings_rnn.py compares three networks: "skipped" must not come three times."""
     pytest.importorskip("sklearn")
-    result = compare("mlp", targets=["cpu-reference", "gpu-numba"], epochs=1, verbose=True)
-    if "gpu-numba" in result.skipped:
-        assert "gpu-numba: skipped" in capsys.readouterr().out
+    from nnxp import compare as compare_module
+
+    monkeypatch.setattr(compare_module, "_told_skipped", set())
+    for _ in range(2):
+        result = compare("mlp", targets=["cpu-reference", "tpu-numba"], epochs=1, verbose=True)
+        assert result.skipped == {"tpu-numba": "unknown backend 'tpu'"}
+    out = capsys.readouterr().out
+    assert out.count("tpu-numba: skipped (unknown backend 'tpu')") == 1
+    assert out.count("same seed, same weights") == 2
+    assert result.title == "digits MLP (float32)"  # the model's name, not its builder's
+
+
+def test_compare_titles_the_table_and_plot_with_the_models_name(tmp_path, capsys):
+    from nnxp.layers import Dense, Embedding
+
+    def build(batch_size=16):  # a builder function: the table must not say "build"
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((64, 4))
+        model = nnxp.Model([Embedding(X, (X[:, 0] > 0).astype(int), Y_encode=True, batch_size=batch_size, seed=0),
+                            Dense(2, "softmax")], name="strings: GRU")
+        return model, {"loss": "CCE", "seed": 0}
+
+    result = compare(build, targets=["cpu-reference"], epochs=2, plot_path=str(tmp_path / "c.png"))
+    assert result.title == "strings: GRU (float32)"
+    out = capsys.readouterr().out
+    assert "strings: GRU (float32): same seed" in out and "build" not in out
+    assert "speed-up 2x = twice as fast as cpu-reference" in out and "noise" in out
+    assert (tmp_path / "c.png").read_bytes()[:8] == PNG
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm"])
+def test_demo_fits_an_80_column_terminal_and_uses_120(model, tmp_path, capsys, monkeypatch):
+    """The initialization table, the epoch rows and the result panel: no line over 80
+    columns, nothing cut with an ellipsis; at 120 columns the wide layouts come back."""
+    pytest.importorskip("sklearn")
+    monkeypatch.chdir(tmp_path)  # a short --out: a path is printed whole, never folded
+    widths = {}
+    for columns in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        assert cli.main(["demo", "--model", model, "--epochs", "2", "--out", "out"]) == 0
+        out = capsys.readouterr().out
+        widths[columns] = max(len(line) for line in _lines(out))
+        assert widths[columns] <= columns, "\n".join(line for line in _lines(out) if len(line) > columns)
+        assert "…" not in out
+        assert "parameters" in out and "input X" in out and "never seen in training" in out
+        epoch_rows = [line for line in _lines(out) if line.split()[:1] == ["2"]]
+        if columns == 80:  # one line per set: the epoch, then val and test below it
+            assert "set" in out and len(epoch_rows) == 1 and "train" in epoch_rows[0]
+        else:  # one line per epoch, every set side by side, and the name column back
+            assert "name" in out and len(epoch_rows[0].split()) == 2 + 3 * 3
+    assert widths[120] > 80  # the room is used
+
+
+def test_compare_and_its_profile_fit_an_80_column_terminal(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("sklearn")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)  # a short --out: a path is printed whole, never folded
+    assert cli.main(["compare", "--model", "cnn", "--targets", "cpu-numba", "cpu-reference", "--epochs", "2",
+                     "--profile", "--out", "out"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in _lines(out)) <= 80 and "…" not in out
+    for expected in ("digits CNN (float32): same seed", "speed-up", "noise", "optimizer step", "sum of the parts",
+                     "parts / step", "plot written to out/compare-cnn.png"):
+        assert expected in out, expected
+    for phase in ("forward", "backward"):  # spelt out, or "fwd"/"bwd" where the columns are tight
+        assert f"1 convolution {phase}" in out or f"1 convolution {phase[0]}{phase[4]}d" in out, phase
+    assert (tmp_path / "out" / "compare-cnn.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "out" / "compare-cnn-profile.png").read_bytes()[:8] == PNG
+
+
+def test_no_gpu_is_one_line_and_status_1_for_the_option_and_the_variable(monkeypatch, capsys):
+    """Whatever this machine has, the GPU probe is made to fail: the message must say what
+    is missing and how to install it, on one line, without a traceback."""
+    from nnxp import backend
+
+    real_probe = backend._probe
+    monkeypatch.setattr(backend, "_probe", lambda name: (False, f"CuPy is not installed; {backend.GPU_INSTALL_HINT}")
+                        if name == "gpu" else real_probe(name))
+    assert cli.main(["demo", "--backend", "gpu"]) == 1
+    monkeypatch.setenv("NNXP_BACKEND", "gpu")
+    assert cli.main(["demo"]) == 1
+    assert cli.main(["warmup", "--backend", "gpu"]) == 1
+    captured = capsys.readouterr()
+    lines = _lines(captured.err)
+    assert len(lines) == 3 and captured.out == ""
+    assert lines[0] == lines[1] and lines[0].startswith("nnxp demo: backend 'gpu' is not available: CuPy")
+    assert all("pip install 'nnxp[gpu-cu12]'" in line for line in lines)
+    assert lines[2].startswith("nnxp warmup: ")
+
+
+def test_no_gpu_from_the_shell_prints_no_traceback():
+    import subprocess
+
+    environment = {**os.environ, "NNXP_BACKEND": "gpu", "CUDA_VISIBLE_DEVICES": ""}  # no GPU, even on a GPU machine
+    done = subprocess.run([sys.executable, "-m", "nnxp.cli", "demo"], env=environment, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("nnxp demo: backend 'gpu' is not available") and "pip install" in done.stderr
+
+
+def test_a_bad_environment_variable_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("NNXP_KERNELS", "fortran")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["demo"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "nnxp demo: error: NNXP_KERNELS='fortran' is not one of numba, reference" in err
+    assert cli.main(["info"]) == 0  # a command that does not read it is not stopped by it
+
+
+@pytest.mark.parametrize("missing, command, extra", [
+    ("matplotlib", ["demo", "--epochs", "1"], "plot"),
+    ("matplotlib", ["compare", "--epochs", "1", "--targets", "cpu-reference"], "plot"),
+    ("sklearn", ["demo", "--epochs", "1"], "examples"),
+])
+def test_a_missing_extra_is_one_line_naming_the_extra(missing, command, extra, tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == missing else real_find_spec(name, *a))
+    assert cli.main([*command, "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert len(_lines(err)) == 1 and f'pip install "nnxp[{extra}]"' in err
+    assert err.startswith(f"nnxp {command[0]}: ")
+    assert not list(tmp_path.iterdir())  # nothing was written
 
 
 def test_warmup_runs_every_kernel_backed_layer_in_both_dtypes(capsys):
@@ -98,7 +228,7 @@ def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path,
 
     monkeypatch.setattr(cli, "find_benchmarks", lambda places=None: found)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pytest_benchmark" else 1)
-    assert cli.main(["bench"]) == 2
+    assert cli.main(["bench"]) == 1  # a missing extra: one line, status 1
     assert "pip install -e '.[bench]'" in capsys.readouterr().err
 
 

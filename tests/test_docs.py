@@ -1,15 +1,20 @@
 """The documentation builds with warnings as errors, and shows the code as it is now.
 
 The site is built once per test session, as CI builds it (``python -m sphinx -W
---keep-going -b html docs <folder>``, in a subprocess). Where Sphinx, furo or myst-parser
-is missing, these tests skip and say so; CI installs them with the ``test`` extra.
+--keep-going -b html docs <folder>``, in a subprocess), with the example notebooks that
+the session has executed already (``executed_notebooks``, shared with test_examples.py),
+so that the build renders them instead of running every lesson a second time. Where
+Sphinx, furo, myst-nb or sphinx-mathjax-offline is missing, these tests skip and say so;
+CI installs them with the ``test`` extra.
 """
 
 from __future__ import annotations
 
+import ast
 import html
 import importlib.util
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -25,16 +30,25 @@ DOCS = ROOT / "docs"
 
 
 def _require_sphinx() -> None:
-    for module, package in (("sphinx", "sphinx"), ("furo", "furo"), ("myst_parser", "myst-parser")):
+    for module, package in (("sphinx", "sphinx"), ("furo", "furo"), ("myst_nb", "myst-nb"),
+                            ("sphinx-mathjax-offline", "sphinx-mathjax-offline")):
         pytest.importorskip(module, reason=f"{package} is not installed (pip install -e '.[docs]')")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, executed_notebooks) -> Path:
+    import nbformat
+
     _require_sphinx()
+    failed = {name: run.error for name, run in executed_notebooks.items() if run.error}
+    assert not failed, f"notebooks failed, the docs cannot render them: {failed}"
+    notebooks = tmp_path_factory.mktemp("executed")
+    for name, run in executed_notebooks.items():
+        nbformat.write(run.notebook, notebooks / f"{name}.ipynb")
     out = tmp_path_factory.mktemp("site")
     run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS), str(out)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "NNXP_DOCS_NOTEBOOKS": str(notebooks)})
     assert run.returncode == 0, f"the docs build failed:\n{run.stderr[-5000:]}"
     return out
 
@@ -94,22 +108,50 @@ def test_reference_pages_show_the_module_docstrings(site):
     assert first_line(nnxp.backend.__doc__) in text_of(site / "backends.html")
 
 
-def test_examples_and_benchmarks_pages_include_their_sources(site):
-    examples = text_of(site / "examples.html")
+def test_every_example_is_a_page_of_its_executed_notebook(site):
+    examples = (site / "examples.html").read_text(encoding="utf-8")
     for script in sorted((ROOT / "examples").glob("*.py")):
-        spec = importlib.util.spec_from_file_location(f"docs_example_{script.stem}", script)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        assert first_line(module.__doc__) in examples, script.name
+        page = site / "notebooks" / f"{script.stem}.html"
+        assert page.exists(), f"no page for {script.name}"
+        assert f'href="notebooks/{script.stem}.html"' in examples, script.name
+        docstring = ast.get_docstring(ast.parse(script.read_text(encoding="utf-8")))
+        html_text = page.read_text(encoding="utf-8")
+        assert first_line(docstring) in text_of(page), script.name  # the lesson's code cells
+        assert re.search(r'<img [^>]*src="[^"]*\.png"', html_text), f"{script.name}: no plot on its page"
+        assert "same seed, same weights" in text_of(page)  # the comparison table, rendered
+        assert not re.search(r"\x1b\[|\[0m|\[1m", html_text), f"{script.name}: escape codes on the page"
+
+
+def test_the_maths_renders_offline(site):
+    """No page asks the internet for MathJax: it is in the site itself."""
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 30
+    for page in pages:
+        for src in re.findall(r'<script[^>]* src="([^"]+)"', page.read_text(encoding="utf-8")):
+            assert not src.startswith(("http:", "https:", "//")), f"{page.name} loads {src}"
+    lstm = (site / "layers" / "lstm.html").read_text(encoding="utf-8")
+    mathjax = re.search(r'<script[^>]* src="([^"]*mathjax[^"]*)"', lstm).group(1)
+    assert (site / "layers" / mathjax).resolve().is_file(), mathjax  # the script the page loads is there
+    assert (site / "_static" / "mathjax" / "output" / "chtml" / "fonts").is_dir()  # and its fonts
+
+
+def test_long_code_lines_scroll_instead_of_being_cut(site):
+    css = (site / "_static" / "nnxp.css").read_text(encoding="utf-8")
+    assert re.search(r"pre[^{]*\{[^}]*overflow-x:\s*auto[^}]*white-space:\s*pre;", css, flags=re.S)
+    assert 'href="../_static/nnxp.css' in (site / "layers" / "lstm.html").read_text(encoding="utf-8")
+
+
+def test_the_benchmarks_page_includes_the_results(site):
     results = (ROOT / "benchmarks" / "RESULTS.md").read_text(encoding="utf-8")
     paragraph = next(block for block in results.split("\n\n") if not block.startswith("#"))
     assert " ".join(paragraph.replace("`", "").split()) in text_of(site / "benchmarks.html")
 
 
-def test_captured_demo_output_matches_what_the_demo_prints_now(capsys):
+def test_captured_demo_output_matches_what_the_demo_prints_now(capsys, monkeypatch):
     """docs/output/demo-mlp.txt is captured by docs/capture_output.py; if the demo network or
     its table changes, run that script again (this test says so)."""
     pytest.importorskip("sklearn", reason="the demo's digits ship with scikit-learn")
+    monkeypatch.delenv("COLUMNS", raising=False)  # captured as a log is: 160 columns
     from nnxp.cli import demo_model
 
     with nnxp.use_backend("cpu", dtype="float32"):

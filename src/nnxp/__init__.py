@@ -17,6 +17,7 @@ from .backend import (
     use_backend,
 )
 from .data import DataError, one_hot, unhot
+from .extras import MissingExtra
 from .io import ModelFileError, read_model
 from .layers import ShapeError
 from .model import DivergenceWarning, History, Model, NotInitialized, Prediction, set_seed
@@ -27,7 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend", "BackendUnavailable", "available_backends", "get_backend", "set_backend", "use_backend",
     "set_dtype", "set_num_threads", "thread_info",
-    "to_numpy", "DataError", "one_hot", "unhot", "ModelFileError", "read_model", "ShapeError",
+    "to_numpy", "DataError", "MissingExtra", "one_hot", "unhot", "ModelFileError", "read_model", "ShapeError",
     "DivergenceWarning", "History", "Model", "NotInitialized", "Prediction", "set_seed",
     "activations", "initializers", "layers", "losses", "metrics", "optimizers", "schedules",
 ]

@@ -2,12 +2,18 @@
 
     nnxp demo [--model mlp|cnn|lstm]   train a small network on the digits and show it all
     nnxp compare [--model ...]         the same training on several backends, side by side
+    nnxp compare --profile             ... and each layer's forward and backward time, per target
     nnxp warmup                        compile every kernel ahead of time (then cached on disk)
     nnxp info                          backends found, versions, thread counts
     nnxp bench [-k W2] [--targets ...] the benchmark suite of a source checkout, as a table
 
 The demo networks are defined here, once, so that the demo, the comparison and the
 tests train exactly the same thing.
+
+What goes wrong on the user's side (no GPU, a missing extra, data that does not fit)
+raises one of nnxp's own errors; ``main`` turns it into one line on stderr, the message
+saying what is missing and how to install it, and exit status 1. ``NNXP_DEBUG=1`` shows
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -18,7 +24,13 @@ import os
 import sys
 
 from . import report
-from .backend import available_backends, set_backend, thread_info
+from .backend import BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, set_backend, thread_info
+from .data import DataError
+from .extras import MissingExtra
+from .io import ModelFileError
+from .layers import ShapeError
+from .model import NotInitialized
+from .workloads import WORKLOADS
 
 # --------------------------------------------------------------------------- demo networks
 
@@ -79,11 +91,8 @@ def demo(args) -> int:
         f"accuracy [bold green]{results['test_accuracy']:.4f}[/], F-score {results['test_fscore']:.4f}, "
         f"loss {results['test_loss']:.4f}", title="result"))
     path = os.path.join(args.out, f"demo-{args.model}.png")
-    try:
-        model.plot(path)
-        console.print(f"training curves written to [bold]{path}[/]")
-    except ImportError:
-        console.print("(install matplotlib to get the training-curve plot: pip install 'nnxp[plot]')")
+    model.plot(path)
+    console.print(f"training curves written to [bold]{path}[/]", soft_wrap=True)  # a path is never folded
     return 0
 
 
@@ -93,14 +102,14 @@ def demo(args) -> int:
 def compare_command(args) -> int:
     from .compare import compare, crossover
 
+    from .extras import require
+
+    require("matplotlib", "plot", "to draw the comparison")  # before the training, not after
     sweep = args.batch_sizes if args.sweep == "batch_size" else None
     path = os.path.join(args.out, f"compare-{args.model}.png")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        path = None
+    profile_path = os.path.join(args.out, f"compare-{args.model}-profile.png") if args.profile else None
     result = compare(args.model, targets=args.targets, epochs=args.epochs, dtype=args.dtype, sweep=sweep,
-                     plot_path=path)
+                     plot_path=path, profile=args.profile, profile_path=profile_path)
     if sweep:
         names = [row["target"] for row in result.table]
         for fast in (n for n in names if n.startswith("gpu")):
@@ -108,8 +117,9 @@ def compare_command(args) -> int:
                 batch = crossover(result, fast, slow)
                 report.console().print(f"{fast} overtakes {slow} from batch size {batch}" if batch
                                        else f"{fast} does not overtake {slow} in this sweep")
-    if path:
-        report.console().print(f"plot written to [bold]{path}[/]")
+    report.console().print(f"plot written to [bold]{path}[/]", soft_wrap=True)  # a path is never folded
+    if profile_path:
+        report.console().print(f"profile bars written to [bold]{profile_path}[/]", soft_wrap=True)
     return 0
 
 
@@ -261,8 +271,7 @@ def bench(args) -> int:
     import importlib.util
 
     if importlib.util.find_spec("pytest_benchmark") is None:
-        print("nnxp bench: pytest-benchmark is not installed: pip install -e '.[bench]' in the clone", file=sys.stderr)
-        return 2
+        raise MissingExtra("pytest-benchmark is needed to run the benchmarks: pip install -e '.[bench]' in the clone")
     command = [sys.executable, script, "--threads", str(args.threads or os.cpu_count() or 1)]
     if args.targets:
         command += ["--targets", *args.targets]
@@ -278,10 +287,29 @@ def bench(args) -> int:
 # --------------------------------------------------------------------------- entry point
 
 
+# option -> (its environment variable, the choices, the default without it)
+BACKEND_OPTIONS = {"backend": ("NNXP_BACKEND", BACKENDS, "cpu"), "dtype": ("NNXP_DTYPE", DTYPES, None),
+                   "kernels": ("NNXP_KERNELS", KERNEL_MODES, None)}
+
+
 def _backend_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", default=os.environ.get("NNXP_BACKEND", "cpu"), choices=["cpu", "gpu", "strict"])
-    parser.add_argument("--dtype", default=os.environ.get("NNXP_DTYPE") or None, choices=["float32", "float64"])
-    parser.add_argument("--kernels", default=os.environ.get("NNXP_KERNELS") or None, choices=["numba", "reference"])
+    """--backend, --dtype, --kernels; their defaults come from NNXP_BACKEND, NNXP_DTYPE and
+    NNXP_KERNELS (checked in ``_check_environment``: argparse leaves defaults unchecked)."""
+    for option, (variable, choices, default) in BACKEND_OPTIONS.items():
+        parser.add_argument(f"--{option}", default=os.environ.get(variable) or default, choices=choices,
+                            help=f"default: {variable} or {default}")
+
+
+def _check_environment(parser: argparse.ArgumentParser, args) -> None:
+    """A bad NNXP_* value is a usage error of the command that reads it, like a bad option."""
+    for option, (variable, choices, _) in BACKEND_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value is not None and value not in choices:
+            parser.error(f"{variable}={value!r} is not one of {', '.join(choices)}")
+
+
+# What the user can put right; anything else is a bug in nnxp, and keeps its traceback.
+USER_ERRORS = (BackendUnavailable, MissingExtra, DataError, ShapeError, NotInitialized, ModelFileError)
 
 
 def main(argv=None) -> int:
@@ -297,14 +325,17 @@ def main(argv=None) -> int:
     demo_parser.set_defaults(run=demo)
 
     compare_parser = commands.add_parser("compare", help="train one model on several backends, side by side")
-    compare_parser.add_argument("--model", default="mlp", help="mlp, cnn, lstm (the demos) or a workload W1-W8")
+    compare_parser.add_argument("--model", default="mlp", choices=[*DEMO_EPOCHS, *WORKLOADS],
+                                help="mlp, cnn, lstm (the demos) or a workload W1-W8")
     compare_parser.add_argument("--targets", nargs="+", default=None,
                                 help="e.g. cpu-numba cpu-reference gpu-numba (default: every available)")
     compare_parser.add_argument("--epochs", type=int, default=3)
     compare_parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     compare_parser.add_argument("--sweep", choices=["batch_size"], default=None)
     compare_parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512])
-    compare_parser.add_argument("--out", default="nnxp-out", help="folder for the plot")
+    compare_parser.add_argument("--profile", action="store_true",
+                                help="also time each layer's forward and backward, per target")
+    compare_parser.add_argument("--out", default="nnxp-out", help="folder for the plots")
     compare_parser.set_defaults(run=compare_command)
 
     warmup_parser = commands.add_parser("warmup", help="compile every kernel ahead of time (cached on disk)")
@@ -324,7 +355,15 @@ def main(argv=None) -> int:
     bench_parser.set_defaults(run=bench)
 
     args = parser.parse_args(argv)
-    return args.run(args)
+    _check_environment(commands.choices[args.command], args)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        if os.environ.get("NNXP_DEBUG"):
+            raise
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"nnxp {args.command}: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

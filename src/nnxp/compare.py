@@ -12,30 +12,51 @@ training pass alone, the device synchronised; the first epoch, which compiles th
 is shown apart.
 
 A target is ``"<backend>-<kernels>"``: ``cpu-numba``, ``cpu-reference``, ``gpu-numba``,
-``gpu-reference`` (``strict-reference`` works too, slowly). Unavailable ones are skipped
-with the reason.
+``gpu-reference`` (``strict-reference`` works too, slowly). Unavailable ones are skipped,
+and the reason is told once per run, however many comparisons the run makes.
+
+``profile=True`` adds, for each target, the time of each layer's forward and backward in
+one training step (``nnxp.profile``): where a CPU and a GPU spend their time, side by side.
+
+Timings move from run to run, the more so on a machine shared with others: read a
+speed-up of 1.1x as "the same", and run twice before believing a small difference.
 """
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import available_backends, make_backend, numba_available, numba_cuda_available, to_numpy, use_backend
+from .backend import (BackendUnavailable, available_backends, make_backend, numba_available, numba_cuda_available,
+                      to_numpy, use_backend)
 
 DEFAULT_TARGETS = ("cpu-numba", "cpu-reference", "gpu-numba", "gpu-reference")
 
 
 @dataclass
 class Comparison:
+    title: str = ""  # the model's name
     table: list = field(default_factory=list)  # one dict per target
     losses: dict = field(default_factory=dict)  # target -> loss per epoch
     sweep: list = field(default_factory=list)  # (batch_size, target, seconds per epoch)
     skipped: dict = field(default_factory=dict)  # target -> why
+    profiles: dict = field(default_factory=dict)  # target -> nnxp.profile.Profile, with profile=True
+
+    def plot(self, path=None, show: bool = False):
+        """The bars and loss curves (see plot_comparison); returns the figure."""
+        return plot_comparison(self, path, show)
+
+    def plot_profiles(self, path=None, show: bool = False):
+        """The per-layer bars of every target (compare with profile=True); returns the figure."""
+        from .profile import plot_profiles
+
+        return plot_profiles(self.profiles, path, show, f"{self.title}: one training step, per part")
+
+
+_told_skipped: set = set()  # (target, why) already told in this run
 
 
 def available_targets(targets=None, dtype: str = "float32") -> tuple[list, dict]:
@@ -65,6 +86,9 @@ def _builder(model):
         return lambda batch_size=32: demo_model(model, seed=1, batch_size=batch_size)
     from .workloads import WORKLOADS, build_layers
 
+    if model not in WORKLOADS:
+        raise ValueError(f"compare: model must be a builder function, one of mlp, cnn, lstm or a workload "
+                         f"{', '.join(WORKLOADS)}; got {model!r}")
     workload = WORKLOADS[model]
 
     def build(batch_size=workload.batch_size):
@@ -97,17 +121,27 @@ def _run(build, target: str, dtype: str, epochs: int, batch_size=None):
 
 
 def compare(model="mlp", targets=None, epochs: int = 3, dtype: str = "float32", sweep=None,
-            plot_path: str | None = None, verbose: bool = True) -> Comparison:
-    """Train ``model`` on each target and compare speed and results (see the module doc)."""
+            plot_path: str | None = None, verbose: bool = True, profile: bool = False,
+            profile_path: str | None = None) -> Comparison:
+    """Train ``model`` on each target and compare speed and results (see the module doc).
+
+    ``plot_path``: where to write the bars and loss curves; with ``profile``, the per-layer
+    profile of each target is printed, and drawn to ``profile_path``.
+    """
     build = _builder(model)
-    model = getattr(model, "__name__", model)  # a builder function is shown by its name
     usable, skipped = available_targets(targets, dtype)
     if not usable:
-        raise RuntimeError(f"no target available: {skipped}")
+        raise BackendUnavailable("no target of the comparison is available here: "
+                                 + "; ".join(f"{t}: {why}" for t, why in skipped.items()))
     result = Comparison(skipped=skipped)
     reference_output = None
     for target in usable:
         trained, first, rest, losses = _run(build, target, dtype, epochs)
+        result.title = result.title or f"{trained.name} ({dtype})"
+        if profile:
+            from .profile import profile as profile_step
+
+            result.profiles[target] = profile_step(trained, verbose=False)
         probe = trained.embedding.dval if trained.embedding.dval is not None and len(trained.embedding.dval) \
             else trained.embedding.dtrain
         output = to_numpy(trained.output(probe.X)).astype(np.float64)
@@ -125,9 +159,15 @@ def compare(model="mlp", targets=None, epochs: int = 3, dtype: str = "float32", 
             _, _, rest, _ = _run(build, target, dtype, 3, batch_size)
             result.sweep.append((batch_size, target, statistics.median(rest)))
     if verbose:
-        print_comparison(result, model, dtype)
+        print_comparison(result)
+    if profile and verbose:
+        from .profile import print_profiles
+
+        print_profiles(result.profiles, f"{result.title}: a step, part by part")
     if plot_path:
-        plot_comparison(result, plot_path, f"{model} ({dtype})")
+        plot_comparison(result, plot_path)
+    if profile and profile_path:
+        result.plot_profiles(profile_path)
     return result
 
 
@@ -140,24 +180,24 @@ def crossover(result: Comparison, fast: str, slow: str):
     return None
 
 
-def print_comparison(result: Comparison, model, dtype: str) -> None:
+def print_comparison(result: Comparison) -> None:
+    """The table (narrower headers where the terminal is narrow), how to read it, what was
+    skipped (once per run) and the sweep."""
     from rich.markup import escape
     from rich.table import Table
 
-    from .report import console
+    from .report import console, fits
 
-    table = Table(title=f"{model} ({dtype}): same seed, same weights, same batches")
-    columns = ("target", "first epoch s", "s/epoch", "samples/s", "speed-up", "final loss", "max |diff|")
-    for column in columns:
-        table.add_column(column, justify="left" if column == "target" else "right")
-    formats = {"first epoch s": "{:.3f}", "s/epoch": "{:.4f}", "samples/s": "{:,.0f}", "speed-up": "{:.2f}x",
-               "final loss": "{:.6f}", "max |diff|": "{:.1e}"}
-    for row in result.table:
-        table.add_row(row["target"], *(formats[c].format(row[c]) for c in columns[1:]))
     out = console()
-    out.print(table)
+    wide = _comparison_table(result, COLUMNS)
+    out.print(wide if fits(out, wide) else _comparison_table(result, NARROW_COLUMNS))
+    first = result.table[0]["target"]
+    # one line, even in 80 columns: how to read the ratio, and how far to trust it
+    out.print(f"[dim]speed-up 2x = twice as fast as {first}; shared machine: ±20% can be noise.[/]")
     for target, why in result.skipped.items():
-        out.print(f"[dim]{target}: skipped ({escape(why)})[/]")
+        if (target, why) not in _told_skipped:
+            _told_skipped.add((target, why))
+            out.print(f"[dim]{target}: skipped ({escape(why)})[/]")
     if result.sweep:
         targets = list(dict.fromkeys(t for _, t, _ in result.sweep))
         sweep = Table(title="seconds per epoch by batch size")
@@ -170,22 +210,45 @@ def print_comparison(result: Comparison, model, dtype: str) -> None:
         out.print(sweep)
 
 
-def plot_comparison(result: Comparison, path: str, title: str) -> None:
-    """Bars of seconds per epoch, loss curves, and the sweep when there is one."""
-    import matplotlib
+# row key -> (header, format); the narrow headers fit an 80-column terminal
+COLUMNS = {"first epoch s": ("first epoch s", "{:.3f}"), "s/epoch": ("s/epoch", "{:.4f}"),
+           "samples/s": ("samples/s", "{:,.0f}"), "speed-up": ("speed-up", "{:.2f}x"),
+           "final loss": ("final loss", "{:.6f}"), "max |diff|": ("max |diff|", "{:.1e}")}
+NARROW_COLUMNS = {"first epoch s": ("first s", "{:.2f}"), "s/epoch": ("s/epoch", "{:.4f}"),
+                  "samples/s": ("samples/s", "{:,.0f}"), "speed-up": ("speed-up", "{:.2f}x"),
+                  "final loss": ("loss", "{:.5f}"), "max |diff|": ("|diff|", "{:.0e}")}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _comparison_table(result: Comparison, columns: dict):
+    from rich.table import Table
+
+    table = Table(title=f"{result.title}: same seed, same weights, same batches")
+    table.add_column("target", justify="left", overflow="fold")  # fold, never "..."
+    for header, _ in columns.values():
+        table.add_column(header, justify="right", overflow="fold")
+    for row in result.table:
+        table.add_row(row["target"], *(form.format(row[key]) for key, (_, form) in columns.items()))
+    return table
+
+
+def plot_comparison(result: Comparison, path=None, show: bool = False):
+    """Bars of seconds per epoch (each labelled), loss curves, and the sweep when there is
+    one, on a figure of its own. Returns the figure."""
+    from .report import finish_figure, integer_epochs, new_figure
 
     panels = 3 if result.sweep else 2
-    figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
+    figure = new_figure(show, figsize=(5 * panels, 4), layout="constrained")
+    axes = figure.subplots(1, panels)
     names = [row["target"] for row in result.table]
-    axes[0].bar(names, [row["s/epoch"] for row in result.table], color="tab:blue")
+    bars = axes[0].bar(names, [row["s/epoch"] for row in result.table], color="tab:blue")
+    axes[0].bar_label(bars, labels=[f"{row['s/epoch']:.3g} s\n{row['speed-up']:.2f}x" for row in result.table],
+                      fontsize="small")
     axes[0].set_ylabel("seconds per epoch")
+    axes[0].margins(y=0.2)  # room for the labels above the bars
     axes[0].tick_params(axis="x", rotation=20)
     for target, losses in result.losses.items():
         axes[1].plot(range(1, len(losses) + 1), losses, marker="o", label=target)
-    axes[1].set_xlabel("epoch")
+    integer_epochs(axes[1])
     axes[1].set_ylabel("training loss")
     axes[1].legend(fontsize="small")
     if result.sweep:
@@ -197,8 +260,5 @@ def plot_comparison(result: Comparison, path: str, title: str) -> None:
         axes[2].set_xlabel("batch size")
         axes[2].set_ylabel("seconds per epoch")
         axes[2].legend(fontsize="small")
-    figure.suptitle(title)
-    figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    figure.suptitle(result.title)
+    return finish_figure(figure, path, show)

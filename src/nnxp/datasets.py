@@ -4,11 +4,31 @@ Nothing here downloads anything. ``digits`` reads the 1797 8x8 handwritten digit
 ship inside scikit-learn; the ``synthetic_*`` functions generate learnable data from a
 seed, the same on every machine (they define the benchmark workloads of
 ``shared/BENCHMARKS.md``).
+
+``read_idx`` reads the IDX format in which MNIST is distributed (and ``write_idx`` writes
+it). An IDX file is a header, then the numbers, all big-endian::
+
+    bytes 0-1   0x00 0x00                      the magic number starts with two zeros,
+    byte  2     the type code                  0x08 uint8, 0x09 int8, 0x0B int16,
+                                               0x0C int32, 0x0D float32, 0x0E float64
+    byte  3     the number of dimensions n     3 for images (count, rows, columns),
+                                               1 for labels
+    then        n sizes, 4 bytes each          e.g. 60000, 28, 28
+    then        the values, row by row         prod(sizes) of them
+
+so ``train-images-idx3-ubyte`` starts with 0x00000803: unsigned bytes, 3 dimensions. The
+files are often kept gzip-compressed (``.gz``); ``read_idx`` opens both.
 """
 
 from __future__ import annotations
 
+import gzip
+import os
+
 import numpy as np
+
+from .data import DataError
+from .extras import require
 
 
 def digits(shape: str = "flat"):
@@ -17,11 +37,7 @@ def digits(shape: str = "flat"):
     ``shape``: ``"flat"`` gives X of shape (1797, 64), ``"image"`` (1797, 8, 8, 1) and
     ``"rows"`` (1797, 8, 8): a sequence of 8 rows of 8 pixels, for recurrent layers.
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise ImportError("the digits come with scikit-learn: pip install 'nnxp[examples]'") from None
-    data = load_digits()
+    data = require("sklearn.datasets", "examples", "for the digits (they ship with it)").load_digits()
     X = data.data / 16.0
     reshape = {"flat": (-1, 64), "image": (-1, 8, 8, 1), "rows": (-1, 8, 8)}
     if shape not in reshape:
@@ -67,3 +83,65 @@ def synthetic_sequences(n: int = 1024, steps: int = 20, features: int = 8, class
     waves = np.stack([np.sin(angle), np.cos(angle)], axis=-1)  # (n, steps, 2)
     X = np.einsum("nsk,nkf->nsf", waves, mixing[labels]) + rng.normal(0, 0.3, size=(n, steps, features))
     return X, labels
+
+
+# --------------------------------------------------------------------------- IDX files
+
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class IDXFormatError(DataError):
+    """A file is not a well-formed IDX file (the message says what is wrong and where)."""
+
+
+def read_idx(path) -> np.ndarray:
+    """The array held in an IDX file (gzip-compressed or not), in its own dtype and shape.
+
+    Raises IDXFormatError, naming the file, for a bad magic number, an unknown type code,
+    or a file shorter or longer than its header announces (a truncated download).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+        raw = file.read()
+    if raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as error:
+            raise IDXFormatError(f"{path}: a damaged gzip file ({error})") from None
+    if len(raw) < 4 or raw[:2] != b"\x00\x00":
+        raise IDXFormatError(f"{path}: not an IDX file (its first bytes are {raw[:4].hex() or 'missing'}; "
+                             f"an IDX file starts with 0000, its type code and its number of dimensions)")
+    code, ndim = raw[2], raw[3]
+    if code not in IDX_TYPES:
+        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+        raise IDXFormatError(f"{path}: unknown IDX type code 0x{code:02X} (expected one of {known})")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise IDXFormatError(f"{path}: truncated in its header: {ndim} dimensions need {header} bytes, "
+                             f"the file has {len(raw)}")
+    shape = tuple(int(size) for size in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(IDX_TYPES[code])
+    expected = header + dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "longer than its header says"
+        raise IDXFormatError(f"{path}: {what}: shape {shape} of {dtype.name} needs {expected} bytes, "
+                             f"the file has {len(raw)}")
+    values = np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return values.astype(dtype.newbyteorder("="))  # native byte order, and a writable copy
+
+
+def write_idx(path, array) -> str:
+    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in .gz); returns the path."""
+    array = np.asarray(array)
+    codes = {np.dtype(t).newbyteorder("="): code for code, t in IDX_TYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise IDXFormatError(f"write_idx: IDX holds {', '.join(np.dtype(t).name for t in IDX_TYPES.values())}, "
+                             f"not {array.dtype}")
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    data = header + array.astype(IDX_TYPES[code]).tobytes()
+    path = os.fspath(path)
+    with open(path, "wb") as file:
+        file.write(gzip.compress(data) if path.endswith(".gz") else data)
+    return path

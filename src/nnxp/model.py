@@ -531,8 +531,17 @@ class Model:
         report.print_history(self)
 
     def plot(self, path=None, show: bool = False):
-        """Plot the loss and metrics per epoch; write a PNG to ``path`` when given."""
+        """Plot the loss and metrics per epoch on a figure of its own; write it to ``path``
+        when given, show it when ``show``; return it (a notebook cell ending with
+        ``model.plot()`` displays it). The user's matplotlib backend is left as it was."""
         return report.plot_history(self, path, show)
+
+    def profile(self, **options):
+        """Time each layer's forward and backward, the loss and the optimizer step of one
+        training step, on this model's backend: ``nnxp.profile.profile(model, **options)``."""
+        from .profile import profile
+
+        return profile(self, **options)
 
     def write(self, path) -> str:
         """Save to one file: a JSON config plus the weights and optimizer state (.npz)."""
