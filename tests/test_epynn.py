@@ -42,8 +42,12 @@ def workdir(tmp_path, monkeypatch):
 
         matplotlib.use("Agg")  # plot(pyplot=True) shows: never a window (nor a wait) in the tests
     except ImportError:  # the plot extra is missing: only the tests that plot need it
-        pass
-    return tmp_path
+        yield tmp_path
+        return
+    yield tmp_path
+    import matplotlib.pyplot
+
+    matplotlib.pyplot.close("all")  # a shown figure stays in pyplot's list under Agg: leave none behind
 
 
 def boolean_features(m: int = 60, seed: int = 1):
