@@ -61,6 +61,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+
 # contract: fused multiply-add; reassoc: lets the dot products use SIMD lanes.
 # (No 'nnan'/'ninf': the results stay IEEE for any input.)
 FASTMATH = {"contract", "reassoc"}
@@ -106,7 +108,7 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F]
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def load_flat(X, n, top, left, Wp, image):
     """Copy sample n of X (m, H, W, C) into the flat channel rows image (C, Hp * Wp)."""
     _, H, W, C = X.shape
@@ -116,7 +118,7 @@ def load_flat(X, n, top, left, Wp, image):
                 image[c, (r + top) * Wp + s + left] = X[n, r, s, c]
 
 
-@numba.njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
     """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c]."""
     m, oh, ow, F = Z.shape
@@ -149,7 +151,7 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
                     Z[n, y, x, f] = out[f, q]
 
 
-@numba.njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_parts, db_parts):
     """dX, and per block of samples the partial sums of dW and db (see the module docstring)."""
     m, oh, ow, F = dZ.shape

@@ -42,8 +42,10 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import intrinsic, overload
+
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 
 IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
 RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,

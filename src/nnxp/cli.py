@@ -18,7 +18,7 @@ import os
 import sys
 
 from . import report
-from .backend import available_backends, set_backend, thread_info
+from .backend import available_backends, numba_available, set_backend, thread_info
 
 # --------------------------------------------------------------------------- demo networks
 
@@ -194,6 +194,10 @@ def info(args) -> int:
     for pool, count in thread_info().items():
         threads.add_row(pool, str(count))
     console.print(threads)
+    if numba_available():  # where the compiled kernels are kept (nnxp.kernels.cache explains the choice)
+        from .kernels.cache import cache_folder
+
+        console.print(f"kernel cache: {cache_folder() or 'none, the kernels compile in memory'}", soft_wrap=True)
     return 0
 
 
