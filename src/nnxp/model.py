@@ -38,6 +38,7 @@ from . import report
 from .backend import backend_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, batch_slices
 from .layers import Embedding, Layer, ShapeError
+from .layers.base import call_mode
 from .losses import get_loss
 from .metrics import decisions, get_metric
 from .optimizers import get_optimizer
@@ -231,8 +232,16 @@ class Model:
                                     f"holds values from {Y_host.min()} to {Y_host.max()}: labels out of range")
 
     # ================================================================== one step
-    def forward(self, X):
-        """Run X through every layer; returns the output A (a backend array)."""
+    def forward(self, X, training: bool | None = None):
+        """Run X through every layer; returns the output A (a backend array).
+
+        ``training`` None: each layer in its own mode (a training step's forward, whose
+        caches backward reads). False or True: that mode for this call only; evaluation
+        (False) also keeps the caches to the call, so that threads may share the model.
+        """
+        if training is not None:
+            with call_mode(training, private_caches=not training):
+                return self.forward(X)
         for layer in self.layers:
             X = layer.forward(X)
         return X
@@ -362,13 +371,9 @@ class Model:
         """The network's output for X, in evaluation mode, in chunks. X is a backend
         array, or a host array of a streamed set (then each chunk is copied over)."""
         streamed = backend_of(X) != self.backend.name
-        self.set_training(False)
-        try:
-            size = batch_size or max(self.embedding.batch_size or 0, 1024)
-            chunks = [self.forward(self.backend.asarray(X[s, ...]) if streamed else X[s, ...])
-                      for s in batch_slices(X.shape[0], size)]
-        finally:
-            self.set_training(True)
+        size = batch_size or max(self.embedding.batch_size or 0, 1024)
+        chunks = [self.forward(self.backend.asarray(X[s, ...]) if streamed else X[s, ...], training=False)
+                  for s in batch_slices(X.shape[0], size)]
         return chunks[0] if len(chunks) == 1 else self.backend.xp.concat(chunks, axis=0)
 
     def predict(self, X, batch_size: int | None = None) -> Prediction:

@@ -23,13 +23,26 @@ can look at any of them after a step::
 A layer never changes its own parameters: the optimizer does, reading ``g``.
 ``training`` switches layers such as Dropout between training and evaluation.
 
+Training mode belongs to the call, not to the layer. A model's evaluation call
+(``predict``, ``evaluate``, ``forward(X, training=False)``) runs inside
+``call_mode(training=False, private_caches=True)``: while it runs, every layer reads
+``training`` from the call, and its ``fc`` is a dict of that call alone. So two threads
+can predict with one model at once, or one can predict while another trains: neither
+flips a flag or overwrites a cache that the other reads. Outside such a call, a layer
+follows its own flag, which a student may set by hand (``layer.training = False``), and
+``fc`` is the layer's own dict, holding what the last training pass (or hand-made
+forward) left there.
+
 Layers are written once against the Array API standard: ``xp = array_namespace(X)``
 gives the functions of whatever array arrived (NumPy, CuPy or array-api-strict).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from contextvars import ContextVar
+from typing import NamedTuple
 
 import numpy as np
 from array_api_compat import array_namespace
@@ -41,6 +54,30 @@ from ..initializers import Initializer, get_initializer
 
 class ShapeError(ValueError):
     """An array reached a layer with a shape it cannot take (the message says which)."""
+
+
+class CallMode(NamedTuple):
+    """The mode of the call running now: training or not, and, for an evaluation
+    call, its own forward caches (layer id -> dict), or None to use the layers' own."""
+
+    training: bool
+    caches: dict | None
+
+
+# A context variable is seen only by the thread (or asyncio task) that set it: the
+# mode of one call never leaks into a call running beside it.
+_call: ContextVar[CallMode | None] = ContextVar("nnxp_call_mode", default=None)
+
+
+@contextlib.contextmanager
+def call_mode(training: bool, private_caches: bool = False):
+    """Run the layers of a block in training (or evaluation) mode, for this call only;
+    with ``private_caches``, their forward caches ``fc`` are this call's own too."""
+    token = _call.set(CallMode(bool(training), {} if private_caches else None))
+    try:
+        yield
+    finally:
+        _call.reset(token)
 
 
 class Layer:
@@ -57,9 +94,32 @@ class Layer:
         self.d, self.fs, self.bs = {}, {}, {}
         self.p, self.g = {}, {}
         self.fc, self.bc = {}, {}
-        self.training = True
+        self.training = True  # the layer's own flag, for a layer used by hand (see the module docstring)
         self.backend = None  # set by the model; the current backend when used alone
         self.rng = np.random.default_rng()  # replaced by a seeded one at initialize
+
+    # ------------------------------------------------------------------ the mode of the call
+    @property
+    def training(self) -> bool:
+        """Training (True) or evaluation mode: the running call's, else the layer's own flag."""
+        call = _call.get()
+        return self._training if call is None else call.training
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        self._training = bool(value)
+
+    @property
+    def fc(self) -> dict:
+        """The forward cache: the evaluation call's own, else the layer's."""
+        call = _call.get()
+        if call is None or call.caches is None:
+            return self._fc
+        return call.caches.setdefault(id(self), {})
+
+    @fc.setter
+    def fc(self, value: dict) -> None:
+        self._fc = value
 
     # ------------------------------------------------------------------ the contract
     def compute_shapes(self, X) -> None:

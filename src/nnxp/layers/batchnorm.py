@@ -20,9 +20,9 @@ Running statistics, updated at every forward pass in training (the Keras convent
     running_mean = momentum * running_mean + (1 - momentum) * mu
     running_var  = momentum * running_var  + (1 - momentum) * var
 
-In evaluation (``layer.training`` False, which the model sets for evaluate and predict)
-mu and var are replaced by running_mean and running_var: a prediction then no longer
-depends on the other samples of its batch.
+In evaluation (``layer.training`` False: evaluate and predict run their call in that
+mode, see ``base.py``) mu and var are replaced by running_mean and running_var: a
+prediction then no longer depends on the other samples of its batch.
 
 Backward, given dA, with s = 1 / sqrt(var + epsilon)::
 
