@@ -184,10 +184,33 @@ class Layer:
                 f"{self.describe()} expects input of shape {_shape_str(wanted)}, got {_shape_str(X.shape)}"
             )
 
-    def new_parameter(self, shape, initializer, fan_in: int, fan_out: int):
-        """Draw a parameter on the host with this layer's seeded generator, then move it."""
-        host = get_initializer(initializer)(tuple(shape), self.rng, fan_in, fan_out)
+    def new_parameter(self, shape, initializer, fan_in: int, fan_out: int, blocks: int = 1):
+        """Draw a parameter on the host with this layer's seeded generator, then move it.
+
+        ``blocks`` > 1 draws it as that many blocks side by side along its last axis,
+        each drawn on its own (a recurrent layer's (u, u) block per gate)."""
+        draw = get_initializer(initializer)
+        *rows, columns = tuple(shape)
+        if blocks == 1:
+            host = draw(tuple(shape), self.rng, fan_in, fan_out)
+        else:
+            block = (*rows, columns // blocks)
+            host = np.concatenate([draw(block, self.rng, fan_in, fan_out) for _ in range(blocks)], axis=-1)
         return self.active_backend().asarray(host)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each parameter ``initialize_parameters`` draws, found without
+        drawing: ``new_parameter`` hands out zero-size stand-ins meanwhile. The model
+        loader checks the arrays of a file against these before it reads them."""
+        kept = self.p
+        self.p = {}
+        self.new_parameter = _stand_in  # for this call only: the instance attribute hides the method
+        try:
+            self.initialize_parameters()
+            return {name: tuple(int(s) for s in value.shape) for name, value in self.p.items()}
+        finally:
+            del self.new_parameter
+            self.p = kept
 
     def active_backend(self):
         """The backend this layer's parameters live on (the current one until a model binds it)."""
@@ -241,6 +264,11 @@ class Layer:
         shown = {k: v for k, v in self.get_config().items() if k not in ("name", "se_hPars") and v is not None}
         args = ", ".join(f"{k}={v!r}" for k, v in shown.items() if not isinstance(v, np.ndarray))
         return f"{type(self).__name__}({args})"
+
+
+def _stand_in(shape, initializer, fan_in, fan_out, blocks=1):
+    """A parameter of ``shape`` that takes no memory (every element is the same zero)."""
+    return np.broadcast_to(np.zeros(()), tuple(int(s) for s in shape))
 
 
 def _jsonable(value):

@@ -22,10 +22,7 @@ device).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..activations import get_activation
-from ..initializers import get_initializer
 from ..optimizers import clip_by_global_norm
 from .base import Layer, ShapeError, _shape_str
 
@@ -74,9 +71,8 @@ class Recurrent(Layer):
     def initialize_parameters(self):
         n, u, G = self.d["n"], self.d["u"], self.gates
         self.p["U"] = self.new_parameter((n, G * u), self.initialization, fan_in=n, fan_out=G * u)
-        recurrent = get_initializer(self.recurrent_initialization)
-        blocks = [recurrent((u, u), self.rng, u, u) for _ in range(G)]  # one (u, u) block per gate
-        self.p["V"] = self.active_backend().asarray(np.concatenate(blocks, axis=1))
+        self.p["V"] = self.new_parameter((u, G * u), self.recurrent_initialization, fan_in=u, fan_out=u,
+                                         blocks=G)  # one (u, u) block per gate
         self.p["b"] = self.new_parameter((G * u,), "zeros", fan_in=n, fan_out=G * u)
 
     # ------------------------------------------------------------------ the output
