@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import report
+from . import checks, report
 from .backend import backend_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, batch_slices
 from .layers import Embedding, Layer, ShapeError
@@ -54,7 +54,16 @@ def set_seed(seed: int | None) -> None:
     A seed fixes the initial weights (on every backend) and the order of the batches.
     """
     global _default_seed
-    _default_seed = seed
+    _default_seed = checks.seed("seed", seed, "set_seed")
+
+
+def _check_fit_arguments(Y, epochs, batch_size, seed) -> None:
+    """fit's arguments, refused at once with a message that names them (nnxp.checks)."""
+    if Y is None:  # the first fit would stop at "no Y_data", a second one deep inside
+        raise DataError("fit: Y must be the targets of X (an array with one row per sample), got None")
+    checks.count("epochs", epochs, "fit")
+    checks.optional(checks.positive_int, "batch_size", batch_size, "fit")
+    checks.seed("seed", seed, "fit")
 
 
 class NotInitialized(RuntimeError):
@@ -158,7 +167,7 @@ class Model:
         self.metrics = [get_metric(m) for m in metrics]
         self.optimizer = get_optimizer(optimizer)
         self.se_hPars = {"learning_rate": self.optimizer.learning_rate, **(se_hPars or {})}
-        self.seed = _default_seed if seed is None else seed
+        self.seed = _default_seed if seed is None else checks.seed("seed", seed, "initialize")
         self.backend = get_backend()
         self._name_layers()
         seeds = np.random.SeedSequence(self.seed).spawn(len(self.layers))
@@ -226,10 +235,13 @@ class Model:
                              f"{getattr(output, 'activation', None)!r}; use activation='softmax'")
         if self.loss.target_range is not None:
             low, high = self.loss.target_range
+            above = self.loss.target_above  # an open interval at the low end
             for name, (_, Y_host) in self.embedding.host_sets.items():
-                if Y_host is not None and Y_host.size and (Y_host.min() < low or Y_host.max() > high):
-                    raise DataError(f"{self.loss.name} needs targets in [{low}, {high}], but the {name[1:]} set "
-                                    f"holds values from {Y_host.min()} to {Y_host.max()}: labels out of range")
+                too_low = Y_host is not None and Y_host.size and (Y_host.min() <= low if above else Y_host.min() < low)
+                if too_low or (Y_host is not None and Y_host.size and Y_host.max() > high):
+                    raise DataError(f"{self.loss.name} needs targets in {'(' if above else '['}{low}, {high}], but "
+                                    f"the {name[1:]} set holds values from {Y_host.min()} to {Y_host.max()}: "
+                                    f"labels out of range")
 
     # ================================================================== one step
     def forward(self, X, training: bool | None = None):
@@ -297,6 +309,7 @@ class Model:
     def train(self, epochs: int = 1, verbose: int = 1) -> History:
         """Train for ``epochs`` more epochs; evaluate every set after each; return the history."""
         self._require("train")
+        epochs = checks.count("epochs", epochs, "train")
         reporter = report.EpochReporter(self, epochs, verbose)
         for _ in range(epochs):
             self._rates = [merged(self.se_hPars, layer.se_hPars).rate(self.epoch) for layer in self.layers]
@@ -371,7 +384,8 @@ class Model:
         """The network's output for X, in evaluation mode, in chunks. X is a backend
         array, or a host array of a streamed set (then each chunk is copied over)."""
         streamed = backend_of(X) != self.backend.name
-        size = batch_size or max(self.embedding.batch_size or 0, 1024)
+        size = checks.optional(checks.positive_int, "batch_size", batch_size, "predict") or \
+            max(self.embedding.batch_size or 0, 1024)
         chunks = [self.forward(self.backend.asarray(X[s, ...]) if streamed else X[s, ...], training=False)
                   for s in batch_slices(X.shape[0], size)]
         return chunks[0] if len(chunks) == 1 else self.backend.xp.concat(chunks, axis=0)
@@ -392,6 +406,7 @@ class Model:
     def compile(self, loss="MSE", optimizer="sgd", metrics=("accuracy",), se_hPars=None, seed=None) -> "Model":
         """Choose the loss, optimizer and metrics; the weights are drawn at the first ``fit``."""
         get_loss(loss), get_optimizer(optimizer), [get_metric(m) for m in metrics]  # fail early on typos
+        checks.seed("seed", seed, "compile")
         self._compiled = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "se_hPars": se_hPars, "seed": seed}
         self.initialized = False
         return self
@@ -399,6 +414,7 @@ class Model:
     def fit(self, X, Y, epochs: int = 1, batch_size: int | None = 32, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, seed=None, verbose: int = 1) -> History:
         """Train on (X, Y); returns the History (one entry per epoch, all epochs so far)."""
+        _check_fit_arguments(Y, epochs, batch_size, seed)
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         embedding = self.embedding

@@ -47,6 +47,7 @@ from typing import NamedTuple
 import numpy as np
 from array_api_compat import array_namespace
 
+from .. import checks
 from ..activations import Activation
 from ..backend import get_backend
 from ..initializers import Initializer, get_initializer
@@ -153,6 +154,7 @@ class Layer:
         """
         from ..backend import resolve
 
+        seed = checks.seed("seed", seed, f"{type(self).__name__}.initialize")
         self.bind(resolve(backend), np.random.default_rng(seed))
         self.compute_shapes(X)
         self.initialize_parameters()
@@ -287,10 +289,10 @@ def _shape_str(shape) -> str:
 
 
 def pair(value, what: str, layer: str) -> tuple[int, int]:
-    """(h, w) from an int or a pair: the sizes, strides and paddings of 2-D layers."""
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
+    """(h, w) of whole numbers >= 1 from one or a pair: the sizes and strides of 2-D layers."""
+    if not isinstance(value, (tuple, list)):
+        value = (checks.positive_int(what, value, layer),) * 2
     if len(value) != 2:
-        raise ValueError(f"{layer}: {what} must be an int or a (height, width) pair, got {value}")
-    return value
+        raise ValueError(f"{layer}: {what} must be a whole number >= 1 or a (height, width) pair of them, "
+                         f"got {value!r}")
+    return tuple(checks.positive_int(what, v, layer) for v in value)

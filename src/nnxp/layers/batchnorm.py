@@ -60,6 +60,7 @@ import math
 
 from array_api_compat import array_namespace
 
+from .. import checks
 from ..ops import sum_rows
 from .base import Layer, ShapeError
 
@@ -69,12 +70,8 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNorm: epsilon must be > 0, got {epsilon}")
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = checks.finite_number("momentum", momentum, "BatchNorm", 0, 1)
+        self.epsilon = checks.finite_number("epsilon", epsilon, "BatchNorm", 0, low_open=True)
 
     def compute_shapes(self, X):
         if X.ndim < 2:

@@ -22,6 +22,7 @@ device).
 
 from __future__ import annotations
 
+from .. import checks
 from ..activations import get_activation
 from ..optimizers import clip_by_global_norm
 from .base import Layer, ShapeError, _shape_str
@@ -35,15 +36,12 @@ class Recurrent(Layer):
                  name, se_hPars):
         super().__init__(name, se_hPars)
         kind = type(self).__name__
-        if int(units) < 1:
-            raise ValueError(f"{kind}: units must be >= 1, got {units}")
-        if clip_gradients is not None and not float(clip_gradients) > 0:
-            raise ValueError(f"{kind}: clip_gradients must be None or a norm > 0, got {clip_gradients}")
-        self.units = int(units)
+        self.units = checks.positive_int("units", units, kind)
         self.sequences = bool(sequences)
         self.initialization = initialization
         self.recurrent_initialization = recurrent_initialization
-        self.clip_gradients = None if clip_gradients is None else float(clip_gradients)
+        self.clip_gradients = checks.optional(checks.finite_number, "clip_gradients", clip_gradients, kind, 0,
+                                              low_open=True)
 
     def set_activations(self, **activations) -> None:
         """Keep each activation argument as an attribute of the same name (an Activation)."""
