@@ -130,7 +130,8 @@ def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> 
     from .layers import GRU, LSTM, RNN, Convolution, Pooling
 
     rng = np.random.default_rng(0)
-    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((8, 4, 3))
+    # 16 sequences: two chunks of the gradient sums (kernels/cpu/chunks.py), the parallel variants
+    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((16, 4, 3))
     layers = [("Convolution", lambda: Convolution(3, 3, padding=1), images),
               ("Convolution (no bias)", lambda: Convolution(3, 3, use_bias=False), images)]
     layers += [(f"Pooling {mode}", lambda mode=mode: Pooling(2, mode=mode), images) for mode in ("max", "mean", "min")]
