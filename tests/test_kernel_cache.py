@@ -238,7 +238,13 @@ TRAIN = textwrap.dedent("""
                             Dense(2, "softmax")])
         model.initialize(loss="CCE", seed=0, verbose=False)
         losses[name] = model.train(epochs=2, verbose=0)["loss"]
-    print(json.dumps({"cache": cache_folder(), "losses": losses}))
+    import contextlib, io
+    from nnxp import cli
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        cli.main(["info"])  # which imports every kernel, and used to die here too
+    info = [line for line in shown.getvalue().splitlines() if line.startswith("kernel cache:")]
+    print(json.dumps({"cache": cache_folder(), "losses": losses, "info": info}))
 """)
 
 
@@ -287,6 +293,7 @@ def test_a_read_only_install_trains_and_a_reinstall_imports_the_real_package(tmp
     finally:
         make_writable(site)
     assert cold["cache"] == str(temporary / f"nnxp-cache-{os.getuid()}")
+    assert cold["info"] == [f"kernel cache: {cold['cache']}"]
     assert any(name.endswith(".nbi") for name in files_under(cold["cache"]))  # the kernels are cached there
     assert all(len(losses) == 2 for losses in cold["losses"].values())
     assert files_under(site) == installed  # nothing was written into the install

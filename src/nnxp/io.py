@@ -224,7 +224,7 @@ def _remove_stale_temporaries(folder: str) -> None:
 
 
 def _running(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name != "posix":  # (on Windows, os.kill(pid, 0) would stop the process)
         return True
     try:
         os.kill(pid, 0)  # signal 0: "does it exist?", nothing is sent
