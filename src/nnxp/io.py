@@ -25,11 +25,14 @@ the reader trusts nothing in it. Before a single array is read it checks, in ord
    the file holds (a compressed member of a few kilobytes can claim gigabytes);
 3. the config: at most ``MAX_CONFIG_BYTES``, its own checksum, UTF-8, JSON nested at
    most ``MAX_DEPTH`` deep, an object with every key of the format, of the right type;
-4. every array's ``.npy`` header: floats of the model's dtype (no Python objects,
-   which would need pickle), exactly the shape that the layer built from the config
-   gives its parameter (``Layer.parameter_shapes``), and a member of exactly that many
-   bytes; no member that the config does not name;
-5. every array's checksum.
+4. each layer, built from its settings: the dimensions its own ``compute_shapes``
+   finds for the input shape it saw must be the saved ones (an edited ``units`` is
+   caught here), and they give the shape of each parameter (``Layer.parameter_shapes``,
+   which draws nothing);
+5. every array's ``.npy`` header: floats of the model's dtype (no Python objects,
+   which would need pickle), exactly the shape its layer needs, and a member of
+   exactly that many bytes; no member that the config does not name;
+6. every array's checksum.
 
 Layers are built only from the classes of ``nnxp.layers`` and those passed as
 ``custom_layers``: nothing named in a file is imported or run. So, whatever its bytes,
@@ -468,7 +471,7 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# --------------------------------------------------------------------------- 3. the model it describes
+# --------------------------------------------------------------------------- 3. the layers it describes
 
 
 def _build_layer(path: str, index: int, entry: dict, classes: dict):
@@ -575,7 +578,7 @@ def _expected_arrays(path: str, model, config: dict) -> dict[str, tuple[int, ...
 
 
 def _arrays(path: str, archive, members: dict, expected: dict, config: dict) -> dict[str, np.ndarray]:
-    """Every array, once the members match the config and each header its layer (points 4, 5)."""
+    """Every array, once the members match the config and each header its layer (points 5, 6)."""
     stored = set(members) - {CONFIG, DIGEST}
     if stored != set(expected):
         missing, extra = sorted(set(expected) - stored), sorted(stored - set(expected))
