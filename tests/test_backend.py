@@ -73,8 +73,12 @@ def test_environment_variables_choose_the_backend():
     assert result.stdout.split()[:4] == ["cpu", "float32", "reference", "numpy"], result.stderr
     result = run_python(code)
     assert result.stdout.split()[:2] == ["cpu", "float32"], result.stderr
-    result = run_python(code, NNXP_BACKEND="cuda")
-    assert result.returncode != 0 and "unknown backend 'cuda'" in result.stderr
+    for variable, value, expected in (("NNXP_BACKEND", "cuda", "('cpu', 'gpu', 'strict')"),
+                                      ("NNXP_DTYPE", "float16", "('float32', 'float64')"),
+                                      ("NNXP_KERNELS", "fast", "('numba', 'reference')")):
+        result = run_python(code, **{variable: value})  # the error names the variable that was wrong
+        assert result.returncode != 0
+        assert f"environment: {variable} must be one of {expected}, got '{value}'" in result.stderr, result.stderr
 
 
 @pytest.fixture

@@ -201,8 +201,15 @@ def test_warmup_runs_every_kernel_backed_layer_in_both_dtypes(capsys):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
     from nnxp.kernels.cpu import recurrent  # the serial variants too (small batches run them)
 
-    for kernel in (recurrent._lstm_forward_chunk, recurrent._gru_backward_chunk, recurrent._rnn_forward_chunk):
+    for kernel in (recurrent._lstm_forward_chunk, recurrent._gru_forward_chunk, recurrent._rnn_forward_chunk):
         assert {str(signature[2].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
+    import numba
+
+    variants = ("serial", "parallel") if numba.get_num_threads() >= 2 else ("serial",)
+    for family in ("rnn", "gru", "lstm"):  # both variants of every backward pass
+        for variant in variants:
+            kernel = getattr(recurrent, f"_{family}_backward_{variant}")
+            assert {str(signature[1].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
 
 
 def test_info_lists_backends_libraries_and_threads(capsys):

@@ -83,10 +83,10 @@ def test_shape_errors_name_the_layer_and_the_shapes(array_backend, rng):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(filters=0), "filters must be >= 1"),
-    (dict(filter_size=(3, 0)), "filter_size and strides must be >= 1"),
-    (dict(filter_size=(3, 3, 3)), "filter_size must be an int or a"),
-    (dict(strides=0), "filter_size and strides must be >= 1"),
+    (dict(filters=0), "filters must be a whole number >= 1, got 0"),
+    (dict(filter_size=(3, 0)), "filter_size must be a whole number >= 1, got 0"),
+    (dict(filter_size=(3, 3, 3)), r"filter_size must be a whole number >= 1 or a \(height, width\) pair"),
+    (dict(strides=0), "strides must be a whole number >= 1, got 0"),
     (dict(padding="full"), "padding must be 'valid', 'same'"),
     (dict(padding=-1), "padding must be"),
     (dict(padding=((1, 2, 3), (0, 0))), "padding must be"),

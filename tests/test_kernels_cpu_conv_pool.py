@@ -87,8 +87,10 @@ def test_pool_kernels_match_the_reference(dtype, rng):
 
 
 def test_kernels_are_cached_on_disk():
+    from numba.core.caching import FunctionCache
+
     from nnxp.kernels.cpu import conv, pool
 
     for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat,
                    pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output):
-        assert kernel._cache.__class__.__name__ == "FunctionCache", f"{kernel.__name__} is not cached"
+        assert isinstance(kernel._cache, FunctionCache), f"{kernel.__name__} is not cached"

@@ -113,8 +113,8 @@ def test_shape_errors_name_the_layer_and_the_shapes(array_backend, rng):
 
 @pytest.mark.parametrize("options, message", [
     (dict(mode="median"), "mode must be one of"),
-    (dict(pool_size=0), "pool_size and strides must be >= 1"),
-    (dict(strides=(1, 0)), "pool_size and strides must be >= 1"),
+    (dict(pool_size=0), "pool_size must be a whole number >= 1, got 0"),
+    (dict(strides=(1, 0)), "strides must be a whole number >= 1, got 0"),
     (dict(pool_size=2, padding=2), "smaller than the pool"),
     (dict(padding="full"), "padding must be 'valid', 'same'"),
 ])

@@ -56,7 +56,7 @@ def test_dropout_masks_are_seeded_and_the_same_on_every_backend(rng):
 
 
 def test_dropout_options_are_checked():
-    with pytest.raises(ValueError, match="drop_prob must be in \\[0, 1\\), got 1.0"):
+    with pytest.raises(ValueError, match="Dropout: drop_prob must be a finite number in \\[0, 1\\), got 1.0"):
         Dropout(1.0)
     layer = Dropout(0.5, axis=(2,))
     X = nnxp.get_backend().asarray(np.ones((2, 3)))

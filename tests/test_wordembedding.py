@@ -86,7 +86,7 @@ def test_wordembedding_checks_token_ids(array_backend):
     layer.initialize(array_backend.asarray(np.array([[0.0, 4.0]])))
     with pytest.raises(IndexError, match=r"WordEmbedding layer 'words': token ids must be in \[0, 5\)"):
         layer.forward(array_backend.asarray(np.array([[1.0, 7.0]])))  # past the first batch: NumPy still raises
-    with pytest.raises(ValueError, match="vocabulary_size and units must be >= 1"):
+    with pytest.raises(ValueError, match="WordEmbedding: vocabulary_size must be a whole number >= 1, got 0"):
         WordEmbedding(0, 3)
 
 

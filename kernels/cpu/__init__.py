@@ -20,9 +20,17 @@ optimizer) between our loops:
 
 Set here, before Numba starts its pool, unless the environment already says how the
 workers should wait (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``).
+
+Several Python threads may call the kernels at once (two threads predicting with one
+model). Numba's OpenMP and TBB pools take that; its last fallback, ``workqueue`` (where
+neither library is found, e.g. macOS without libomp), is not thread-safe: a second
+call while one runs aborts the whole process. There, and only there, the kernels
+below run one call at a time.
 """
 
+import functools
 import os
+import threading
 
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "20000")
@@ -38,6 +46,34 @@ from .recurrent import (  # noqa: E402
     rnn_backward,
     rnn_forward,
 )
+
+_one_at_a_time = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _pool_is_thread_safe() -> bool:
+    import numba
+
+    numba.get_num_threads()  # starts the pool, which settles the threading layer
+    return numba.threading_layer() != "workqueue"
+
+
+def _thread_safe(kernel):
+    """The kernel, run one call at a time where Numba's pool is not thread-safe."""
+    @functools.wraps(kernel)
+    def run(*args, **kwargs):
+        if _pool_is_thread_safe():
+            return kernel(*args, **kwargs)
+        with _one_at_a_time:
+            return kernel(*args, **kwargs)
+
+    return run
+
+
+conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward = map(
+    _thread_safe, (conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward))
+rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward = map(
+    _thread_safe, (rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward))
 
 __all__ = ["conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_forward", "rnn_backward", "gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]

@@ -45,7 +45,8 @@ Samples run in parallel (``prange``); all copying in and out happens inside the
 parallel loop, in buffers small enough to stay in the core's cache. Each sample
 writes only its own Z or dX; dW and db are summed per block of samples into private
 partial sums added at the end, so no two threads write the same number and the
-result does not depend on timing.
+result does not depend on timing; and the blocks are fixed by the batch size
+(``chunks.py``), so it does not depend on the number of threads either.
 
 Measured against im2col + a BLAS matrix product (batch 32-64, 2 threads): for one
 input channel (a first layer) these loops are 2-4x faster; for LeNet's second layer
@@ -57,9 +58,11 @@ anywhere near a parallel region.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
+
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+from .chunks import gradient_chunks
 
 # contract: fused multiply-add; reassoc: lets the dot products use SIMD lanes.
 # (No 'nnan'/'ninf': the results stay IEEE for any input.)
@@ -98,7 +101,7 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     W = _padded_filters(W, X.dtype)
     dX = np.empty_like(X)
-    blocks = max(1, min(m, numba.get_num_threads()))
+    blocks = gradient_chunks(m)  # the batch size alone decides: the same sums on any number of threads
     dW_parts = np.zeros((blocks, *W.shape), dtype=X.dtype)
     db_parts = np.zeros((blocks, W.shape[3]), dtype=X.dtype)
     conv_backward_taps(np.ascontiguousarray(dZ, dtype=X.dtype), X, W, sh, sw, top, left,
@@ -106,7 +109,7 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F]
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def load_flat(X, n, top, left, Wp, image):
     """Copy sample n of X (m, H, W, C) into the flat channel rows image (C, Hp * Wp)."""
     _, H, W, C = X.shape
@@ -116,7 +119,7 @@ def load_flat(X, n, top, left, Wp, image):
                 image[c, (r + top) * Wp + s + left] = X[n, r, s, c]
 
 
-@numba.njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
     """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c]."""
     m, oh, ow, F = Z.shape
@@ -149,7 +152,7 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
                     Z[n, y, x, f] = out[f, q]
 
 
-@numba.njit(parallel=True, cache=True, fastmath=FASTMATH)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_parts, db_parts):
     """dX, and per block of samples the partial sums of dW and db (see the module docstring)."""
     m, oh, ow, F = dZ.shape

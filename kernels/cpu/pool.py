@@ -35,6 +35,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+
 MODE_CODES = {"max": 0, "min": 1, "mean": 2}
 MEAN = 2
 
@@ -66,7 +68,7 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     return dX
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def pool_forward_loops(X, ph, pw, sh, sw, top, left, mode, A):
     """A[n, y, x, c] = max / min / mean of the window at (sh*y - top, sw*x - left)."""
     m, H, W, C = X.shape
@@ -96,7 +98,7 @@ def pool_forward_loops(X, ph, pw, sh, sw, top, left, mode, A):
                 out[k] = out[k] / (ph * pw) if mode == MEAN else sign * out[k]
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, mode, dX):
     """dX: each window sends dA to its first extreme pixel (max, min) or shares it out (mean)."""
     m, H, W, C = X.shape
@@ -128,7 +130,7 @@ def pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, mode, dX):
                     gradients[chosen] += dA[n, y, x, c]
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX):
     """dX for max and min: each window sends dA to its first pixel equal to A."""
     m, H, W, C = X.shape

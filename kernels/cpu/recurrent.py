@@ -9,13 +9,16 @@ the reference code for any other activation). How they are organised for speed:
   ``last``), sample after sample, step after step: the step's row of gate
   pre-activations Z = b + x_t U + h_{t-1} V, then every gate, the cell and h, in a few
   fused passes along the row. Going back, the same per step, then dU, dV and db summed
-  over the chunk's (sample, step) rows. Samples are independent, so the serial version
-  is one chunk and the parallel version gives each thread its own chunk (``prange``
-  over chunks, with its own partial dU, dV, db, added up at the end): no thread ever
-  waits for another before the end. The parallel variant is a separate function
-  because Numba's disk cache ignores the ``parallel`` flag. (On a machine whose cores
-  are busy with other work, the end of a parallel loop waits for the slowest thread:
-  ``numba.set_num_threads(1)`` keeps to the serial variant.)
+  over the chunk's (sample, step) rows. Samples are independent, so going forward the
+  serial version is one chunk and the parallel version gives each thread its own
+  chunk (``prange`` over chunks): no thread ever waits for another before the end.
+  Going back, the chunks are fixed by the batch size (``chunks.py``), each with its
+  own partial dU, dV, db, added up in order at the end; the serial version runs them
+  one after the other, the parallel one shares them out: the same sums on any number
+  of threads, bit for bit. The parallel variants are separate functions because
+  Numba's disk cache ignores the ``parallel`` flag. (On a machine whose cores are busy
+  with other work, the end of a parallel loop waits for the slowest thread:
+  ``numba.set_num_threads(1)`` keeps to the serial variants.)
 * No BLAS: at these sizes (u ~ 32) these loops are about as fast, and a BLAS call next
   to the parallel loops has OpenBLAS's threads and Numba's fight over the cores
   (measured: 10x slower).
@@ -42,8 +45,11 @@ import math
 
 import numba
 import numpy as np
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import intrinsic, overload
+
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+from .chunks import gradient_chunks
 
 IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
 RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
@@ -65,10 +71,15 @@ EXACT = {"cache": True, "error_model": "numpy"}
 INLINE = {**EXACT, "inline": "always"}
 
 
+def _parallel(samples: int) -> bool:
+    """Whether the parallel variants run: enough samples, and more than one thread."""
+    return samples >= parallel_threshold and numba.get_num_threads() >= 2
+
+
 def _chunks(samples: int) -> int:
-    """How many chunks of samples run side by side: 1 (serial) or one per thread."""
-    threads = numba.get_num_threads()
-    return 1 if samples < parallel_threshold or threads < 2 else min(threads, samples)
+    """Going forward, how many chunks of samples run side by side: 1 (serial) or one
+    per thread (each sample's numbers are its own: the split changes nothing)."""
+    return min(numba.get_num_threads(), samples) if _parallel(samples) else 1
 
 
 @njit(cache=True)
@@ -335,6 +346,13 @@ def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, 
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
+@njit(**EXACT)
+def _rnn_backward_serial(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
+    for c in range(chunks):
+        first, last = _bounds(chunks, c, Z.shape[0])
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K)
+
+
 @njit(**EXACT, parallel=True)
 def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
     for c in prange(chunks):
@@ -360,13 +378,11 @@ def rnn_forward(X, U, V, b, activation):
 def rnn_backward(dH, X, U, V, H, Z, activation):
     """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, K = _chunks(m), _constants(X.dtype)
+    chunks, K = gradient_chunks(m), _constants(X.dtype)
     dZ, dh, dX, (dU, dV, db) = np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
-    if chunks == 1:
-        _rnn_backward_chunk(0, m, dH, X, U, V, H, Z, dZ, dh, dX, dU[0], dV[0], db[0], activation, K)
-    else:
-        _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K)
+    backward = _rnn_backward_parallel if _parallel(m) and chunks > 1 else _rnn_backward_serial
+    backward(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
@@ -437,6 +453,15 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
     _add_weight_gradients(dV, db[:0], H, 1, dP, first, last)
 
 
+@njit(**EXACT)
+def _gru_backward_serial(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+                         code_n, code_r, code_z, K):
+    for c in range(chunks):
+        first, last = _bounds(chunks, c, Z.shape[0])
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+                            code_n, code_r, code_z, K)
+
+
 @njit(**EXACT, parallel=True)
 def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                            code_n, code_r, code_z, K):
@@ -465,15 +490,13 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
 def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, K = _chunks(m), _constants(X.dtype)
+    chunks, K = gradient_chunks(m), _constants(X.dtype)
     dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), _zeros(X, m, 1, u), _zeros(X, *X.shape)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
-    if chunks == 1:
-        _gru_backward_chunk(0, m, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[0], dV[0], db[0], dbh[0], *codes, K)
-    else:
-        _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
+    backward = _gru_backward_parallel if _parallel(m) and chunks > 1 else _gru_backward_serial
+    backward(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
@@ -538,6 +561,15 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
     _add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
+@njit(**EXACT)
+def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
+                          code_c, code_g, code_i, code_f, code_o, K):
+    for c in range(chunks):
+        first, last = _bounds(chunks, c, Z.shape[0])
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
+                             code_c, code_g, code_i, code_f, code_o, K)
+
+
 @njit(**EXACT, parallel=True)
 def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
                             code_c, code_g, code_i, code_f, code_o, K):
@@ -567,15 +599,13 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
                   output_gate):
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
-    chunks, K = _chunks(m), _constants(X.dtype)
+    chunks, K = gradient_chunks(m), _constants(X.dtype)
     dZ, dX = np.empty_like(Z), _zeros(X, *X.shape)
     dh, dc, (dU, dV, db) = _zeros(X, m, 1, u), _zeros(X, m, 1, u), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
-    if chunks == 1:
-        _lstm_backward_chunk(0, m, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[0], dV[0], db[0], *codes, K)
-    else:
-        _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K)
+    backward = _lstm_backward_parallel if _parallel(m) and chunks > 1 else _lstm_backward_serial
+    backward(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 

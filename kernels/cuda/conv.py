@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from numba import cuda
 
+from ..cache import cuda_cached
 from .launch import launch
 
 
@@ -55,7 +56,8 @@ def _output_grid(X, window, strides, padding):
     return m, (H + top + bottom - kh) // sh + 1, (W + left + right - kw) // sw + 1
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _im2col(X, kh, kw, sh, sw, top, left, oh, ow, cols):
     e = cuda.grid(1)
     rows, width = cols.shape
@@ -72,7 +74,8 @@ def _im2col(X, kh, kw, sh, sw, top, left, oh, ow, cols):
         cols[row, column] = X.dtype.type(0)
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _col2im(dcols, kh, kw, sh, sw, top, left, oh, ow, dX):
     e = cuda.grid(1)
     m, H, W, C = dX.shape

@@ -29,6 +29,7 @@ import math
 
 from numba import cuda
 
+from ..cache import cuda_cached
 from .launch import launch
 
 MODE_CODES = {"max": 0, "min": 1, "mean": 2}
@@ -61,7 +62,8 @@ def _first_extreme(X, n, c, r0, s0, ph, pw, sign):
     return row, column
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _pool_forward(X, ph, pw, sh, sw, top, left, mode, A):
     e = cuda.grid(1)
     m, oh, ow, C = A.shape
@@ -85,7 +87,8 @@ def _pool_forward(X, ph, pw, sh, sw, top, left, mode, A):
     A[n, y, x, c] = sign * best
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _pool_backward(dA, X, ph, pw, sh, sw, top, left, mode, dX):
     e = cuda.grid(1)
     m, H, W, C = dX.shape

@@ -43,6 +43,7 @@ import math
 
 from numba import cuda
 
+from ..cache import cuda_cached
 from .launch import device_array, launch
 
 IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
@@ -156,7 +157,8 @@ def _previous(states, n, t, k, zero):
 # --------------------------------------------------------------------------- RNN
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _rnn_forward(XU, P, Z, H, t, code):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
@@ -169,7 +171,8 @@ def _rnn_forward(XU, P, Z, H, t, code):
     H[n, t, k] = _activate(code, z, one, zero)
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _rnn_backward(dH, dh_next, Z, H, dZ, t, code):
     e = cuda.grid(1)
     m, u = dZ.shape[0], dZ.shape[2]
@@ -183,7 +186,8 @@ def _rnn_backward(dH, dh_next, Z, H, dZ, t, code):
 # --------------------------------------------------------------------------- GRU
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _gru_forward(XU, P, bh, Z, A, Hn, H, t, code_n, code_r, code_z):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
@@ -204,7 +208,8 @@ def _gru_forward(XU, P, bh, Z, A, Hn, H, t, code_n, code_r, code_z):
     H[n, t, k] = (one - z) * candidate + z * _previous(H, n, t, k, zero)
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _gru_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, t, code_n, code_r, code_z):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
@@ -226,7 +231,8 @@ def _gru_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, t, code_n, code_r, code_z):
 # --------------------------------------------------------------------------- LSTM
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _lstm_forward(XU, P, Z, A, C, S, H, t, code_c, code_g, code_i, code_f, code_o):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
@@ -251,7 +257,8 @@ def _lstm_forward(XU, P, Z, A, C, S, H, t, code_c, code_g, code_i, code_f, code_
     H[n, t, k] = o * shown
 
 
-@cuda.jit(cache=True)
+@cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
+@cuda.jit
 def _lstm_backward(dH, dh_next, dc, C, S, Z, A, dZ, t, code_c, code_g, code_i, code_f, code_o):
     e = cuda.grid(1)
     m, u = C.shape[0], C.shape[2]

@@ -41,6 +41,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import checks
+
 BACKENDS = ("cpu", "gpu", "strict")
 DTYPES = ("float32", "float64")
 KERNEL_MODES = ("numba", "reference")
@@ -286,13 +288,23 @@ def get_backend() -> Backend:
     """The backend in use: the last one set, else NNXP_BACKEND / NNXP_DTYPE / NNXP_KERNELS."""
     global _current
     if _current is None:
-        _current = make_backend(
-            os.environ.get("NNXP_BACKEND", "cpu"),
-            os.environ.get("NNXP_DTYPE") or None,
-            os.environ.get("NNXP_KERNELS") or None,
-        )
+        _current = _from_environment()
         _apply_thread_policy(_current)
     return _current
+
+
+def _from_environment() -> Backend:
+    """The backend NNXP_BACKEND, NNXP_DTYPE and NNXP_KERNELS ask for; a bad value is an
+    error that names its variable (the script itself may never mention a backend)."""
+    name = checks.choice("NNXP_BACKEND", os.environ.get("NNXP_BACKEND") or "cpu", "environment", BACKENDS)
+    dtype = checks.optional(checks.choice, "NNXP_DTYPE", os.environ.get("NNXP_DTYPE") or None, "environment", DTYPES)
+    kernels = checks.optional(checks.choice, "NNXP_KERNELS", os.environ.get("NNXP_KERNELS") or None, "environment",
+                              KERNEL_MODES)
+    try:
+        return make_backend(name, dtype, kernels)
+    except BackendUnavailable as error:
+        asked = f"NNXP_BACKEND={name}" + (f", NNXP_KERNELS={kernels}" if kernels else "")
+        raise BackendUnavailable(f"{error} (asked for in the environment: {asked})") from None
 
 
 def set_backend(name: str | Backend = "cpu", dtype=None, kernels: str | None = None) -> Backend:
@@ -354,8 +366,8 @@ def set_num_threads(n: int, blas: int | None = None) -> None:
     BLAS at 1. Benchmarks call this to compare with PyTorch at the same thread count.
     """
     global _threads, _blas_threads
-    if n < 1 or (blas is not None and blas < 1):
-        raise ValueError(f"set_num_threads: thread counts must be >= 1, got n={n}, blas={blas}")
+    n = checks.positive_int("n", n, "set_num_threads")
+    blas = checks.optional(checks.positive_int, "blas", blas, "set_num_threads")
     _threads, _blas_threads = n, blas
     if numba_available():
         from .kernels import cpu  # noqa: F401  (sets how the pool's threads wait, before Numba starts it)

@@ -24,7 +24,8 @@ import os
 import sys
 
 from . import report
-from .backend import BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, set_backend, thread_info
+from .backend import (BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, numba_available,
+                      set_backend, thread_info)
 from .data import DataError
 from .extras import MissingExtra
 from .io import ModelFileError
@@ -140,7 +141,8 @@ def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> 
     from .layers import GRU, LSTM, RNN, Convolution, Pooling
 
     rng = np.random.default_rng(0)
-    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((8, 4, 3))
+    # 16 sequences: two chunks of the gradient sums (kernels/cpu/chunks.py), the parallel variants
+    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((16, 4, 3))
     layers = [("Convolution", lambda: Convolution(3, 3, padding=1), images),
               ("Convolution (no bias)", lambda: Convolution(3, 3, use_bias=False), images)]
     layers += [(f"Pooling {mode}", lambda mode=mode: Pooling(2, mode=mode), images) for mode in ("max", "mean", "min")]
@@ -204,6 +206,10 @@ def info(args) -> int:
     for pool, count in thread_info().items():
         threads.add_row(pool, str(count))
     console.print(threads)
+    if numba_available():  # where the compiled kernels are kept (nnxp.kernels.cache explains the choice)
+        from .kernels.cache import cache_folder
+
+        console.print(f"kernel cache: {cache_folder() or 'none, the kernels compile in memory'}", soft_wrap=True)
     return 0
 
 

@@ -93,6 +93,21 @@ def check_pair(X, Y, where: str = "data") -> None:
             raise DataError(f"{where}: {label} contains NaN or infinity (first at index {tuple(bad.tolist())})")
 
 
+def check_fits(array: np.ndarray, dtype_name: str, what: str, show_index: bool = True) -> None:
+    """Floating data must fit the backend's dtype: a float64 value beyond float32's range
+    (about 3.4e38) would silently become inf on a float32 backend. (``show_index``: the
+    array is in the user's order, so its index means something to them.)"""
+    if dtype_name != "float32" or array.dtype.kind != "f" or array.dtype.itemsize <= 4 or not array.size:
+        return
+    limit = float(np.finfo(np.float32).max)
+    beyond = np.abs(array) > limit
+    if np.any(beyond):
+        first = tuple(np.argwhere(beyond)[0].tolist())
+        where = f" (at index {first})" if show_index else ""
+        raise DataError(f"{what} holds {array[first]:.3g}{where}, beyond the range of float32 (+-{limit:.3g}): "
+                        f"on this float32 backend it would become inf; scale the data, or use dtype='float64'")
+
+
 def as_host_array(data, name: str) -> np.ndarray:
     """Lists, tuples and arrays of any backend as one NumPy array (converted once, here)."""
     from .backend import to_numpy

@@ -1,6 +1,6 @@
 """Saving and loading models: one ``.npz`` file, never pickle.
 
-The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding::
+The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays, stored uncompressed)::
 
     __config__          the model as JSON (UTF-8 bytes): layers and their settings,
                         shapes, random-generator states, loss, metrics, optimizer,
@@ -9,11 +9,38 @@ The file is a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) holding::
     p/<layer>/<name>    each parameter, e.g. p/1/W
     opt/<key>/<slot>    each optimizer state array, e.g. opt/1/W/m
 
-Loading reads arrays with ``allow_pickle=False`` and builds layers only from the
-classes in ``nnxp.layers``: a model file cannot run code. Any change to the file after
-it was written (a truncated download, an edited number) fails a checksum and raises a
-``ModelFileError`` that says what does not match. Writing goes to a temporary file
-that is renamed over the target at the end, so a crash never leaves half a model.
+This is format version 1, the same since nnxp 0.1.
+
+What the checksums protect, and what they do not
+------------------------------------------------
+They catch *accidental* damage: a truncated download, a file cut short by a full disk,
+a flipped bit. They do not protect against a *deliberate* edit: whoever changes a
+number can recompute the checksums too. What protects against a hostile file is that
+the reader trusts nothing in it. Before a single array is read it checks, in order:
+
+1. the path: a regular file. A folder, a FIFO or a device is refused before it is
+   opened (reading a FIFO would wait forever);
+2. the zip directory: every member named once, inside the file, not encrypted and
+   stored uncompressed, as nnxp writes them, so that no member can unpack to more than
+   the file holds (a compressed member of a few kilobytes can claim gigabytes);
+3. the config: at most ``MAX_CONFIG_BYTES``, its own checksum, UTF-8, JSON nested at
+   most ``MAX_DEPTH`` deep, an object with every key of the format, of the right type;
+4. each layer, built from its settings: the dimensions its own ``compute_shapes``
+   finds for the input shape it saw must be the saved ones (an edited ``units`` is
+   caught here), and they give the shape of each parameter (``Layer.parameter_shapes``,
+   which draws nothing);
+5. every array's ``.npy`` header: floats of the model's dtype (no Python objects,
+   which would need pickle), exactly the shape its layer needs, and a member of
+   exactly that many bytes; no member that the config does not name;
+6. every array's checksum.
+
+Layers are built only from the classes of ``nnxp.layers`` and those passed as
+``custom_layers``: nothing named in a file is imported or run. So, whatever its bytes,
+loading a file gives exactly the model that was saved, or a ``ModelFileError`` that
+says what is wrong; and it never uses much more memory than the file's own size.
+
+Writing goes to a temporary file in the target's folder, renamed over the target at
+the end, so that a crash never leaves half a model (see ``write_model``).
 
 A model saved on one backend loads on any other: arrays are stored on the host.
 """
@@ -23,15 +50,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
+import socket
+import stat
+import struct
+import time
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
-from .backend import resolve, to_numpy
+from .backend import DTYPES, resolve, to_numpy
 
 FORMAT, VERSION = "nnxp-model", 1
+MAX_CONFIG_BYTES = 32 * 2**20  # far above any real model's (a few kilobytes to a megabyte of history)
+MAX_DEPTH = 32  # a real config nests 9 deep (a layer's random-generator state)
+CONFIG, DIGEST = "__config__", "__digest__"
 
 
 class ModelFileError(ValueError):
@@ -44,8 +79,16 @@ def _sha256(array: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+# =========================================================================== writing
+
+
 def write_model(model, path) -> str:
-    """Write ``model`` to ``path`` atomically; returns the path."""
+    """Write ``model`` to ``path`` atomically; returns the path (``~`` expanded).
+
+    As a plain write would: a new file gets the permissions 0666 less the umask, an
+    overwritten one keeps its own; through a symbolic link the link's target is
+    written. The folder must exist (an error names it otherwise).
+    """
     model._require("write")
     arrays = {}
     for index, layer in enumerate(model.layers):
@@ -59,7 +102,7 @@ def write_model(model, path) -> str:
         "version": VERSION,
         "name": model.name,
         "backend": {"name": model.backend.name, "dtype": model.backend.dtype_name, "kernels": model.backend.kernels},
-        "layers": [_layer_entry(layer) for layer in model.layers],
+        "layers": [_layer_entry(index, layer) for index, layer in enumerate(model.layers)],
         "loss": model.loss.get_config(),
         "metrics": [metric.name for metric in model.metrics],
         "optimizer": {**model.optimizer.get_config(), "t": model.optimizer.t},
@@ -69,127 +112,533 @@ def write_model(model, path) -> str:
         "history": model.history.history,
         "checksums": {key: _sha256(value) for key, value in arrays.items()},
     }
-    config_bytes = json.dumps(config, indent=1).encode()
-    arrays["__config__"] = np.frombuffer(config_bytes, dtype=np.uint8)
-    arrays["__digest__"] = np.frombuffer(hashlib.sha256(config_bytes).hexdigest().encode(), dtype=np.uint8)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".nnxp-", suffix=".tmp")
+    config_bytes = json.dumps(_plain(config, "the model"), indent=1).encode()
+    if len(config_bytes) > MAX_CONFIG_BYTES:
+        raise ValueError(f"the model's settings take {len(config_bytes)} bytes as JSON, more than a model file "
+                         f"may hold ({MAX_CONFIG_BYTES}): is a large array among the settings?")
+    arrays[CONFIG] = np.frombuffer(config_bytes, dtype=np.uint8)
+    arrays[DIGEST] = np.frombuffer(hashlib.sha256(config_bytes).hexdigest().encode(), dtype=np.uint8)
+    path = os.path.expanduser(os.fspath(path))
+    _write_atomically(os.path.realpath(path), path, lambda stream: np.savez(stream, **arrays))
+    return path
+
+
+def _layer_entry(index: int, layer) -> dict:
+    shapes = {"d": layer.d, "fs": {k: list(v) for k, v in layer.fs.items()},
+              "bs": {k: list(v) for k, v in layer.bs.items()}, "random": layer.random_state()}
+    where = f"layer {index} ({type(layer).__name__})"
+    return {"class": layer.config_class().__name__, "config": _plain(layer.get_config(), f"{where} setting"),
+            "state": _plain(shapes, f"{where} state")}
+
+
+def _plain(value, where: str):
+    """A JSON-ready copy of ``value``: NumPy scalars become Python numbers (and NumPy
+    arrays lists), tuples lists; anything else JSON cannot hold is an error that names
+    the setting (``where``)."""
+    if isinstance(value, dict):
+        plain = {}
+        for key, item in value.items():
+            if isinstance(key, np.generic):
+                key = key.item()
+            if not isinstance(key, str):
+                raise TypeError(f"cannot save {where}: its key {key!r} is not a string")
+            plain[key] = _plain(item, f"{where}[{key!r}]")
+        return plain
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist(), where)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot save {where} = {value!r}: a model file holds numbers, strings, lists and dicts "
+                    f"(as JSON), not {type(value).__name__}")
+
+
+# --------------------------------------------------------------------------- the atomic write
+
+# A temporary file is named after its target, this machine and the writing process:
+# ".<target>.nnxp-<host>-<pid>-<random>.tmp". A write killed midway leaves one behind,
+# so each write first removes those of its folder whose writer is surely gone:
+# * same machine and a process id that no longer runs: that write has ended;
+# * or not modified for STALE_AFTER seconds: a live write adds to its file without
+#   pause (a few seconds even for a large model), so an hour of silence means its
+#   writer is gone, on another machine of a shared folder too, or its process id was
+#   reused. (A writer frozen for that long would find its file gone and fail, leaving
+#   the old model in place.)
+# Only names of that form are touched, and the ".nnxp-XXXXXXXX.tmp" of nnxp 0.1, by age.
+STALE_AFTER = 3600.0
+_TEMPORARY = re.compile(r"^\..+\.nnxp-(?P<host>[A-Za-z0-9_-]{1,40})-(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+_TEMPORARY_V01 = re.compile(r"^\.nnxp-[a-z0-9_]{8}\.tmp$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
+
+
+def _write_atomically(target: str, given: str, fill) -> None:
+    """Write ``target`` through a temporary file that ``fill(stream)`` fills; ``given``
+    is the path as the caller wrote it, for the messages."""
+    folder, name = os.path.split(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write the model to {given}: the folder {folder} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"cannot write the model to {given}: it is a folder")
+    _remove_stale_temporaries(folder)
+    temporary = os.path.join(folder, f".{name[:100]}.nnxp-{_host()}-{os.getpid()}-{os.urandom(4).hex()}.tmp")
+    # 0o666 and the umask, as open() would; an existing target keeps its own mode.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        if os.path.exists(target) and hasattr(os, "fchmod"):
+            os.fchmod(handle, stat.S_IMODE(os.stat(target).st_mode))
         with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
+            fill(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
-    return path
 
 
-def _layer_entry(layer) -> dict:
-    shapes = {"d": layer.d, "fs": {k: list(v) for k, v in layer.fs.items()},
-              "bs": {k: list(v) for k, v in layer.bs.items()}, "random": layer.random_state()}
-    return {"class": layer.config_class().__name__, "config": layer.get_config(), "state": _plain(shapes)}
-
-
-def _plain(value):
-    """JSON-ready copies of the small dicts of dimensions (NumPy ints become ints)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def read_model(path, backend=None, dtype=None):
-    """Load a model written by ``Model.write``, onto ``backend`` (default: the current
-    one) in ``dtype`` (default: the dtype it was saved in)."""
-    from .layers import LAYERS, Embedding
-    from .losses import get_loss
-    from .metrics import get_metric
-    from .model import History, Model
-    from .optimizers import get_optimizer
-
-    arrays, config = _open(path)
-    target = resolve(backend, dtype or config["backend"]["dtype"])
-    model = Model(name=config["name"])
-    for index, entry in enumerate(config["layers"]):
-        cls = LAYERS.get(entry["class"])
-        if cls is None:
-            raise ModelFileError(f"{path}: layer {index} has unknown class {entry['class']!r}")
+def _remove_stale_temporaries(folder: str) -> None:
+    """Remove the temporary files of writes to ``folder`` that were killed (see above)."""
+    now, host = time.time(), _host()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        ours, old = _TEMPORARY.match(name), _TEMPORARY_V01.match(name)
+        if not (ours or old):
+            continue
+        path = os.path.join(folder, name)
         try:
-            layer = cls.from_config(entry["config"]) if cls is Embedding else cls(**entry["config"])
-        except (TypeError, ValueError) as error:
-            raise ModelFileError(f"{path}: layer {index} ({entry['class']}) has a bad config: {error}") from None
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            writer_gone = ours is not None and ours["host"] == host and not _running(int(ours["pid"]))
+            if writer_gone or now - info.st_mtime > STALE_AFTER:
+                os.remove(path)
+        except OSError:  # removed meanwhile by another writer, or not ours to remove
+            continue
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":  # (on Windows, os.kill(pid, 0) would stop the process)
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: "does it exist?", nothing is sent
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):  # another user's process, or no way to ask
+        return True
+    return True
+
+
+# =========================================================================== reading
+
+
+def read_model(path, backend=None, dtype=None, custom_layers: dict | None = None):
+    """Load a model written by ``Model.write``, onto ``backend`` (default: the current
+    one) in ``dtype`` (default: the dtype it was saved in).
+
+    ``custom_layers`` maps the class names of your own layers to their classes, e.g.
+    ``{"Scale": Scale}``: the file names a class, and only the classes of
+    ``nnxp.layers`` and these are ever built from it.
+    """
+    from .layers import LAYERS, Layer
+    from .model import Model
+
+    classes = dict(LAYERS)
+    for name, cls in (custom_layers or {}).items():
+        if not (isinstance(cls, type) and issubclass(cls, Layer)):
+            raise TypeError(f"read_model: custom_layers[{name!r}] must be a Layer subclass, got {cls!r}")
+        classes[name] = cls
+    path = os.path.expanduser(os.fspath(path))
+    with _open_regular_file(path) as stream:
+        archive = _zip(path, stream)
+        members = _members(path, archive, os.fstat(stream.fileno()).st_size)
+        config = _config(path, archive, members)
+        _check_config(path, config)
+        target = resolve(backend, dtype or config["backend"]["dtype"])
+        model = Model(name=config["name"])
+        model.layers = [_build_layer(path, index, entry, classes) for index, entry in enumerate(config["layers"])]
+        _restore_training_settings(path, model, config)
+        expected = _expected_arrays(path, model, config)
+        arrays = _arrays(path, archive, members, expected, config)
+    for index, layer in enumerate(model.layers):
+        prefix = f"p/{index}/"
+        layer.p = {key[len(prefix):]: target.asarray(value) for key, value in arrays.items() if key.startswith(prefix)}
+    for key, value in arrays.items():
+        if key.startswith("opt/"):
+            parameter_key, slot = key[4:].rsplit("/", 1)
+            model.optimizer.state.setdefault(parameter_key, {})[slot] = target.asarray(value)
+    model.backend, model.initialized = target, True
+    seeds = np.random.SeedSequence(model.seed).spawn(len(model.layers))
+    for index, (layer, seed, entry) in enumerate(zip(model.layers, seeds, config["layers"])):
+        layer.backend, layer.rng = target, np.random.default_rng(seed)
+        if entry["state"]["random"] is not None:  # where the batch order and masks stood
+            try:
+                layer.set_random_state(entry["state"]["random"])
+            except Exception as error:  # a state of the wrong generator, or made up
+                raise ModelFileError(f"{path}: layer {index} has a random-generator state that cannot be "
+                                     f"restored: {error}") from None
+    return model
+
+
+# --------------------------------------------------------------------------- 1. the file
+
+
+def _open_regular_file(path: str):
+    """The file open for reading, after making sure that it is a regular file."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no model file at {path}") from None
+    _require_regular(path, info)
+    # O_NONBLOCK: were the path swapped for a FIFO since, opening it must not wait.
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        _require_regular(path, os.fstat(handle))
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
+def _require_regular(path: str, info) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelFileError(f"{path} is a folder, not a model file")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+                or stat.S_ISBLK(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a plain file")
+        raise ModelFileError(f"{path} is {kind}, not a model file: it is not opened")
+
+
+# Everything the zipfile module and the .npy header parser raise on damaged bytes.
+_DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, ValueError, EOFError,
+           OSError, struct.error, zlib.error, UnicodeDecodeError, KeyError, IndexError, OverflowError, TypeError)
+
+
+def _zip(path: str, stream) -> zipfile.ZipFile:
+    head = stream.read(6)
+    stream.seek(0)
+    if not head:
+        raise ModelFileError(f"{path} is empty: not an nnxp model file (truncated?)")
+    if head == b"\x93NUMPY":
+        raise ModelFileError(f"{path} is a single NumPy array (.npy), not an nnxp model file (.npz)")
+    try:
+        return zipfile.ZipFile(stream)
+    except _DAMAGE as error:
+        raise ModelFileError(f"{path} is not a readable nnxp model file (truncated or damaged?): {error}") from None
+
+
+def _members(path: str, archive: zipfile.ZipFile, size: int) -> dict[str, zipfile.ZipInfo]:
+    """Name (without .npy) -> its entry in the zip directory, once checked (point 2)."""
+    members = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        problem = None
+        if name in members:
+            problem = "appears twice"
+        elif info.flag_bits & 0x1:
+            problem = "is encrypted"
+        elif info.compress_type != zipfile.ZIP_STORED:
+            problem = (f"is compressed (method {info.compress_type}); nnxp stores arrays uncompressed, and a "
+                       f"compressed member can claim any size")
+        elif info.file_size != info.compress_size or info.header_offset + info.compress_size > size:
+            problem = f"claims {info.file_size} bytes, more than the file holds (damaged or truncated?)"
+        if problem:
+            raise ModelFileError(f"{path}: the member {info.filename!r} {problem}")
+        members[name] = info
+    if CONFIG not in members or DIGEST not in members:
+        raise ModelFileError(f"{path} is an .npz file but not an nnxp model (no {CONFIG})")
+    return members
+
+
+# --------------------------------------------------------------------------- 2. the config
+
+
+def _config(path: str, archive, members) -> dict:
+    """The config, once its size, checksum, encoding, JSON and depth are checked (point 3)."""
+    config_bytes = _read_bytes(path, archive, members[CONFIG], CONFIG, MAX_CONFIG_BYTES)
+    digest = _read_bytes(path, archive, members[DIGEST], DIGEST, 64)
+    if hashlib.sha256(config_bytes).hexdigest().encode() != digest:
+        raise ModelFileError(f"{path}: the model config was changed after it was written (checksum mismatch)")
+    try:
+        text = config_bytes.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ModelFileError(f"{path}: the model config is not UTF-8 text: {error}") from None
+    try:
+        config = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(f"{path}: the model config is nested too deeply") from None
+    except ValueError as error:  # JSONDecodeError, or an integer of thousands of digits
+        raise ModelFileError(f"{path}: the model config is not valid JSON: {error}") from None
+    if _depth(config) > MAX_DEPTH:
+        raise ModelFileError(f"{path}: the model config is nested more than {MAX_DEPTH} deep")
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path}: the model config is not a JSON object but a {type(config).__name__}")
+    return config
+
+
+def _read_bytes(path: str, archive, info, name: str, limit: int) -> bytes:
+    """The bytes of a small uint8 array member (the config, the digest)."""
+    header_size, dtype, shape, _ = _npy_header(path, archive, info, name)
+    if dtype != np.uint8 or len(shape) != 1 or shape[0] > limit or header_size + shape[0] != info.file_size:
+        raise ModelFileError(f"{path}: {name} is not the byte string of an nnxp model (dtype {dtype}, "
+                             f"shape {shape}, at most {limit} bytes)")
+    return _read_data(path, archive, info, name, header_size, shape[0])
+
+
+def _depth(value) -> int:
+    """How deep lists and objects nest in a parsed JSON value (without recursion)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_DEPTH:
+                break
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _check_config(path: str, config: dict) -> None:
+    """Every key of the format, of the right type and range (point 3)."""
+    def need(where, container, key, kinds, what):
+        if key not in container:
+            raise ModelFileError(f"{path}: the model config has no {where}{key!r}")
+        value = container[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in _tuple(kinds)):
+            raise ModelFileError(f"{path}: the config's {where}{key!r} must be {what}, got {value!r:.80}")
+        return value
+
+    if config.get("format") != FORMAT or config.get("version") != VERSION:
+        raise ModelFileError(f"{path}: not an nnxp model file of version {VERSION} "
+                             f"(format {config.get('format')!r:.40}, version {config.get('version')!r:.40})")
+    need("", config, "name", str, "a string")
+    backend = need("", config, "backend", dict, "an object")
+    if need("backend ", backend, "dtype", str, "a string") not in DTYPES:
+        raise ModelFileError(f"{path}: the config's backend dtype must be one of {DTYPES}, got {backend['dtype']!r}")
+    for index, entry in enumerate(need("", config, "layers", list, "a list")):
+        where = f"layer {index} "
+        if not isinstance(entry, dict):
+            raise ModelFileError(f"{path}: {where}in the config is not an object")
+        need(where, entry, "class", str, "a class name")
+        need(where, entry, "config", dict, "an object")
+        state = need(where, entry, "state", dict, "an object")
+        need(where + "state ", state, "d", dict, "an object")
+        for shapes in ("fs", "bs"):
+            for key, shape in need(where + "state ", state, shapes, dict, "an object").items():
+                if not (isinstance(shape, list) and all(_is_count(s) for s in shape)):
+                    raise ModelFileError(f"{path}: {where}shape {shapes}[{key!r}] must be a list of sizes, "
+                                         f"got {shape!r:.80}")
+        need(where + "state ", state, "random", (dict, type(None)), "an object or null")
+    need("", config, "loss", (dict, str), "an object")
+    if not all(isinstance(m, str) for m in need("", config, "metrics", list, "a list of names")):
+        raise ModelFileError(f"{path}: the config's metrics must be names, got {config['metrics']!r:.80}")
+    optimizer = need("", config, "optimizer", dict, "an object")
+    need("optimizer ", optimizer, "name", str, "a name")
+    if not _is_count(need("optimizer ", optimizer, "t", int, "a step count")):
+        raise ModelFileError(f"{path}: the optimizer's step count must be >= 0, got {optimizer['t']}")
+    need("", config, "se_hPars", dict, "an object")
+    seed = need("", config, "seed", (int, type(None)), "an integer >= 0 or null")
+    if seed is not None and seed < 0:
+        raise ModelFileError(f"{path}: the config's seed must be >= 0 or null, got {seed}")
+    if not _is_count(need("", config, "epoch", int, "a number of epochs")):
+        raise ModelFileError(f"{path}: the config's epoch must be >= 0, got {config['epoch']}")
+    for key, values in need("", config, "history", dict, "an object").items():
+        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+            raise ModelFileError(f"{path}: history[{key!r}] must be a list of numbers, got {values!r:.80}")
+    for key, value in need("", config, "checksums", dict, "an object").items():
+        if not (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value)):
+            raise ModelFileError(f"{path}: the checksum of {key!r} is not a SHA-256, got {value!r:.80}")
+
+
+def _tuple(kinds) -> tuple:
+    return kinds if isinstance(kinds, tuple) else (kinds,)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- 3. the layers it describes
+
+
+def _build_layer(path: str, index: int, entry: dict, classes: dict):
+    """A layer of a class nnxp knows (or the caller gave), from its saved settings."""
+    name = entry["class"]
+    cls = classes.get(name)
+    if cls is None:
+        shown = name if name.isidentifier() and len(name) < 80 else "YourLayer"
+        raise ModelFileError(f"{path}: layer {index} is of class {name!r:.80}, which is not a layer of nnxp; "
+                             f"for a layer of your own, pass its class: "
+                             f"read_model(path, custom_layers={{{shown!r}: {shown}}})")
+    try:
+        from_config = getattr(cls, "from_config", None)
+        layer = from_config(entry["config"]) if from_config else cls(**entry["config"])
         layer.d = entry["state"]["d"]
         layer.fs = {k: tuple(v) for k, v in entry["state"]["fs"].items()}
         layer.bs = {k: tuple(v) for k, v in entry["state"]["bs"].items()}
-        prefix = f"p/{index}/"
-        layer.p = {key[len(prefix):]: target.asarray(value) for key, value in arrays.items() if key.startswith(prefix)}
-        model.layers.append(layer)
-    model.loss = get_loss(config["loss"])
+    except Exception as error:  # whatever a constructor raises on settings that make no sense
+        raise ModelFileError(f"{path}: layer {index} ({name}) has a bad config: {error}") from None
+    return layer
+
+
+def _restore_training_settings(path: str, model, config: dict) -> None:
+    """Loss, metrics, optimizer, hyperparameters, seed and history, each checked."""
+    from .losses import get_loss
+    from .metrics import get_metric
+    from .model import History
+    from .optimizers import get_optimizer
+    from .schedules import merged
+
+    try:
+        model.loss = get_loss(config["loss"])
+        optimizer_config = dict(config["optimizer"])
+        steps = optimizer_config.pop("t")
+        model.optimizer = get_optimizer(optimizer_config)
+        for layer in model.layers:
+            merged(config["se_hPars"], layer.se_hPars).rate(config["epoch"])  # the schedule makes sense
+    except Exception as error:
+        raise ModelFileError(f"{path}: the loss, optimizer or learning-rate settings are bad: {error}") from None
+    model.optimizer.t = steps
     model.metrics = []
     for name in config["metrics"]:
         try:
             model.metrics.append(get_metric(name))
         except ValueError:
-            warnings.warn(f"{path}: custom metric {name!r} cannot be restored; it is left out", stacklevel=2)
-    optimizer_config = dict(config["optimizer"])
-    steps = optimizer_config.pop("t")
-    model.optimizer = get_optimizer(optimizer_config)
-    model.optimizer.t = steps
-    for key, value in arrays.items():
-        if key.startswith("opt/"):
-            parameter_key, slot = key[4:].rsplit("/", 1)
-            model.optimizer.state.setdefault(parameter_key, {})[slot] = target.asarray(value)
+            warnings.warn(f"{path}: custom metric {name!r} cannot be restored; it is left out", stacklevel=3)
     model.se_hPars, model.seed, model.epoch = config["se_hPars"], config["seed"], config["epoch"]
     model.history = History(config["history"])
-    model.backend, model.initialized = target, True
-    for layer, seed, entry in zip(model.layers, np.random.SeedSequence(model.seed).spawn(len(model.layers)),
-                                  config["layers"]):
-        layer.backend, layer.rng = target, np.random.default_rng(seed)
-        if entry["state"].get("random") is not None:  # where the batch order and masks stood
-            layer.set_random_state(entry["state"]["random"])
-    return model
 
 
-def _open(path):
-    """The arrays and the config of a model file, each checked against its checksum."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path}")
+def _check_dimensions(path: str, index: int, layer) -> None:
+    """The dimensions ``d`` that the layer's own ``compute_shapes`` finds for the input
+    it saw (``fs["X"]``, given as a stand-in that takes no memory) must be the saved
+    ones: settings and dimensions that disagree (``units`` edited, say) are refused."""
+    name, saved_d, saved_fs = type(layer).__name__, layer.d, layer.fs
+    if "X" not in saved_fs:
+        raise ModelFileError(f"{path}: layer {index} ({name}) has no input shape (state fs['X'])")
+    layer.d, layer.fs = {}, {}
     try:
-        # Our own handle: np.load leaves its file open when the zip cannot be parsed.
-        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as error:
-        raise ModelFileError(f"{path} is not a readable nnxp model file (truncated or damaged?): {error}") from None
-    if "__config__" not in arrays or "__digest__" not in arrays:
-        raise ModelFileError(f"{path} is an .npz file but not an nnxp model (no __config__)")
-    config_bytes = arrays.pop("__config__").tobytes()
-    digest = arrays.pop("__digest__").tobytes().decode(errors="replace")
-    if hashlib.sha256(config_bytes).hexdigest() != digest:
-        raise ModelFileError(f"{path}: the model config was changed after it was written (checksum mismatch)")
-    try:
-        config = json.loads(config_bytes)
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: the model config is not valid JSON: {error}") from None
-    if config.get("format") != FORMAT or config.get("version") != VERSION:
-        raise ModelFileError(f"{path}: not an nnxp model file of version {VERSION} "
-                             f"(format {config.get('format')!r}, version {config.get('version')!r})")
-    expected = config["checksums"]
-    if set(expected) != set(arrays):
-        missing, extra = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+        layer.compute_shapes(np.broadcast_to(np.zeros(()), saved_fs["X"]))
+        found = _plain(layer.d, "d")
+    except Exception as error:  # settings that do not fit the input at all
+        raise ModelFileError(f"{path}: layer {index} ({name}) does not fit its input of shape {saved_fs['X']}: "
+                             f"{error}") from None
+    finally:
+        layer.d, layer.fs = saved_d, saved_fs
+    if found != saved_d:
+        raise ModelFileError(f"{path}: layer {index} ({name}) has the dimensions {saved_d!r:.200}, but its "
+                             f"settings give {found!r:.200} for its input of shape {saved_fs['X']}")
+
+
+def _expected_arrays(path: str, model, config: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of every array the model needs: each layer's parameters, and the
+    optimizer's slots of the parameters it moves."""
+    expected = {}
+    for index, layer in enumerate(model.layers):
+        _check_dimensions(path, index, layer)
+        try:
+            shapes = layer.parameter_shapes()
+        except Exception as error:  # dimensions in d that are missing or make no sense
+            raise ModelFileError(f"{path}: layer {index} ({type(layer).__name__}) has dimensions that do not "
+                                 f"make its parameters: {error}") from None
+        for name, shape in shapes.items():
+            expected[f"p/{index}/{name}"] = shape
+    for key in config["checksums"]:
+        if key.startswith("opt/"):
+            parameter, _, slot = key[4:].rpartition("/")
+            index, _, name = parameter.partition("/")
+            layer = model.layers[int(index)] if index.isdigit() and int(index) < len(model.layers) else None
+            learned = layer is not None and layer.trainable and name not in layer.buffers
+            if not (learned and f"p/{parameter}" in expected and slot in model.optimizer.slots):
+                raise ModelFileError(f"{path}: the optimizer state {key!r} belongs to no parameter that "
+                                     f"{model.optimizer.name} moves")
+            expected[key] = expected[f"p/{parameter}"]
+    named = set(config["checksums"])
+    needed = {key for key in expected if key.startswith("p/")}
+    if not needed <= named or not named <= set(expected):
+        raise ModelFileError(f"{path}: arrays do not match the config (missing {sorted(needed - named)}, "
+                             f"unexpected {sorted(named - set(expected))})")
+    return {key: shape for key, shape in expected.items() if key in named}
+
+
+# --------------------------------------------------------------------------- 4. the arrays
+
+
+def _arrays(path: str, archive, members: dict, expected: dict, config: dict) -> dict[str, np.ndarray]:
+    """Every array, once the members match the config and each header its layer (points 5, 6)."""
+    stored = set(members) - {CONFIG, DIGEST}
+    if stored != set(expected):
+        missing, extra = sorted(set(expected) - stored), sorted(stored - set(expected))
         raise ModelFileError(f"{path}: arrays do not match the config (missing {missing}, unexpected {extra})")
-    for key, value in arrays.items():
-        if _sha256(value) != expected[key]:
+    dtype = np.dtype(config["backend"]["dtype"])
+    headers = {}
+    for key, shape in expected.items():
+        info = members[key]
+        header_size, found, found_shape, fortran = _npy_header(path, archive, info, key)
+        if found.hasobject:
+            raise ModelFileError(f"{path}: array {key} holds Python objects, which would need pickle to load: "
+                                 f"refused")
+        if found.newbyteorder("=") != dtype.newbyteorder("=") or found.kind != "f":
+            raise ModelFileError(f"{path}: array {key} is {found}, but the model's arrays are {dtype}")
+        if found_shape != tuple(shape):
+            raise ModelFileError(f"{path}: array {key} has shape {found_shape}, but its layer needs {tuple(shape)}")
+        size = int(np.prod(found_shape, dtype=np.int64)) * found.itemsize
+        if header_size + size != info.file_size:
+            raise ModelFileError(f"{path}: array {key} takes {info.file_size - header_size} bytes instead of {size}")
+        headers[key] = (header_size, found, found_shape, fortran, size)
+    arrays = {}
+    for key, (header_size, found, shape, fortran, size) in headers.items():
+        data = _read_data(path, archive, members[key], key, header_size, size)
+        array = np.frombuffer(data, dtype=found).reshape(shape, order="F" if fortran else "C")
+        if _sha256(array) != config["checksums"][key]:
             raise ModelFileError(f"{path}: array {key} was changed after it was written (checksum mismatch)")
-    return arrays, config
+        arrays[key] = array
+    return arrays
+
+
+def _npy_header(path: str, archive, info, name: str):
+    """(header size, dtype, shape, fortran order) of a member's .npy header, read alone."""
+    try:
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise ValueError(f".npy format version {version} is not one NumPy writes for numbers")
+            return member.tell(), dtype, tuple(shape), fortran
+    except _DAMAGE as error:
+        raise ModelFileError(f"{path}: the array {name} cannot be read (damaged?): {error}") from None
+
+
+def _read_data(path: str, archive, info, name: str, offset: int, size: int) -> bytearray:
+    """``size`` bytes of a member after its header, into a writable buffer."""
+    data = bytearray(size)
+    try:
+        with archive.open(info) as member:
+            member.seek(offset)
+            view, filled = memoryview(data), 0
+            while filled < size:
+                got = member.readinto(view[filled:])
+                if not got:
+                    raise EOFError("the member ends early")
+                filled += got
+            if member.read(1):
+                raise ValueError("the member is longer than its header says")
+    except _DAMAGE as error:
+        raise ModelFileError(f"{path}: the array {name} cannot be read (damaged or truncated?): {error}") from None
+    return data

@@ -31,6 +31,8 @@ smooth form; the distance itself has an undefined gradient where A = Y).
 
 from __future__ import annotations
 
+import math
+
 from array_api_compat import array_namespace
 
 
@@ -40,6 +42,7 @@ class Loss:
     name = "loss"
     fused_activation: str | None = None  # the output activation this loss fuses with
     target_range: tuple[float, float] | None = None  # allowed values of Y, when bounded
+    target_above = False  # True: Y must be strictly above the low end (MSLE's log(1 + Y))
 
     def __init__(self, epsilon: float | None = None):
         if epsilon is not None and not 0 < epsilon < 0.5:
@@ -104,9 +107,11 @@ class MAE(Loss):
 
 
 class MSLE(Loss):
-    """Mean squared log error; A is clipped just above -1, where log(1 + A) is defined."""
+    """Mean squared log error; A is clipped just above -1, where log(1 + A) is defined.
+    Y cannot be clipped (it is the truth): targets at or below -1 are refused."""
 
     name = "MSLE"
+    target_range, target_above = (-1.0, math.inf), True
 
     def _log_gap(self, A, Y):
         xp = array_namespace(A)

@@ -34,10 +34,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import report
+from . import checks, report
 from .backend import backend_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, as_host_array, batch_slices, holdout_last
 from .layers import Embedding, Layer, ShapeError
+from .layers.base import call_mode
 from .losses import get_loss
 from .metrics import RunningMeans, decisions, get_metric
 from .optimizers import get_optimizer
@@ -53,7 +54,16 @@ def set_seed(seed: int | None) -> None:
     A seed fixes the initial weights (on every backend) and the order of the batches.
     """
     global _default_seed
-    _default_seed = seed
+    _default_seed = checks.seed("seed", seed, "set_seed")
+
+
+def _check_fit_arguments(Y, epochs, batch_size, seed) -> None:
+    """fit's arguments, refused at once with a message that names them (nnxp.checks)."""
+    if Y is None:  # the first fit would stop at "no Y_data", a second one deep inside
+        raise DataError("fit: Y must be the targets of X (an array with one row per sample), got None")
+    checks.count("epochs", epochs, "fit")
+    checks.optional(checks.positive_int, "batch_size", batch_size, "fit")
+    checks.seed("seed", seed, "fit")
 
 
 def default_seed() -> int | None:
@@ -162,7 +172,7 @@ class Model:
         self.metrics = [get_metric(m) for m in metrics]
         self.optimizer = get_optimizer(optimizer)
         self.se_hPars = {"learning_rate": self.optimizer.learning_rate, **(se_hPars or {})}
-        self.seed = _default_seed if seed is None else seed
+        self.seed = _default_seed if seed is None else checks.seed("seed", seed, "initialize")
         self.backend = get_backend()
         self._name_layers()
         for layer in self.layers:  # ELU_alpha, LRELU_alpha, softmax_temperature, where se_hPars set them
@@ -232,10 +242,13 @@ class Model:
                              f"{getattr(output, 'activation', None)!r}; use activation='softmax'")
         if self.loss.target_range is not None:
             low, high = self.loss.target_range
+            above = self.loss.target_above  # an open interval at the low end
             for name, (_, Y_host) in self.embedding.host_sets.items():
-                if Y_host is not None and Y_host.size and (Y_host.min() < low or Y_host.max() > high):
-                    raise DataError(f"{self.loss.name} needs targets in [{low}, {high}], but the {name[1:]} set "
-                                    f"holds values from {Y_host.min()} to {Y_host.max()}: labels out of range")
+                too_low = Y_host is not None and Y_host.size and (Y_host.min() <= low if above else Y_host.min() < low)
+                if too_low or (Y_host is not None and Y_host.size and Y_host.max() > high):
+                    raise DataError(f"{self.loss.name} needs targets in {'(' if above else '['}{low}, {high}], but "
+                                    f"the {name[1:]} set holds values from {Y_host.min()} to {Y_host.max()}: "
+                                    f"labels out of range")
 
     def _labels_hint(self) -> str:
         """What to do with integer labels: the Keras route (compile + fit) and the EpyNN
@@ -246,8 +259,16 @@ class Model:
         return "; Y looks like integer labels: pass Y_encode=True to the Embedding or one-hot them (nnxp.one_hot)"
 
     # ================================================================== one step
-    def forward(self, X):
-        """Run X through every layer; returns the output A (a backend array)."""
+    def forward(self, X, training: bool | None = None):
+        """Run X through every layer; returns the output A (a backend array).
+
+        ``training`` None: each layer in its own mode (a training step's forward, whose
+        caches backward reads). False or True: that mode for this call only; evaluation
+        (False) also keeps the caches to the call, so that threads may share the model.
+        """
+        if training is not None:
+            with call_mode(training, private_caches=not training):
+                return self.forward(X)
         for layer in self.layers:
             X = layer.forward(X)
         return X
@@ -321,6 +342,7 @@ class Model:
         """
         if train_metrics not in ("exact", "batches"):
             raise ValueError(f"train_metrics must be 'exact' or 'batches', got {train_metrics!r}")
+        epochs = checks.count("epochs", epochs, "train")
         if not self.initialized:
             Model.initialize(self, **dict(self._compiled or {}), verbose=bool(verbose))
         reporter = report.EpochReporter(self, epochs, verbose, every)
@@ -408,13 +430,11 @@ class Model:
         """The network's output for X, in evaluation mode, in chunks. X is a backend
         array, or a host array of a streamed set (then each chunk is copied over)."""
         streamed = backend_of(X) != self.backend.name
-        self.set_training(False)
-        try:
-            size = batch_size or max(self.embedding.batch_size or 0, 1024)
-            chunks = [self.forward(self.backend.asarray(X[s, ...]) if streamed else X[s, ...])
-                      for s in batch_slices(X.shape[0], size)]
-        finally:
-            self.set_training(True)
+        size = checks.optional(checks.positive_int, "batch_size", batch_size, "predict") or \
+            max(self.embedding.batch_size or 0, 1024)
+        # Model.forward itself: a subclass's forward (EpyNN's) may take no `training`
+        chunks = [Model.forward(self, self.backend.asarray(X[s, ...]) if streamed else X[s, ...], training=False)
+                  for s in batch_slices(X.shape[0], size)]
         return chunks[0] if len(chunks) == 1 else self.backend.xp.concat(chunks, axis=0)
 
     def predict(self, X, batch_size: int | None = None) -> Prediction:
@@ -433,6 +453,7 @@ class Model:
     def compile(self, loss="MSE", optimizer="sgd", metrics=("accuracy",), se_hPars=None, seed=None) -> "Model":
         """Choose the loss, optimizer and metrics; the weights are drawn at the first ``fit``."""
         get_loss(loss), get_optimizer(optimizer), [get_metric(m) for m in metrics]  # fail early on typos
+        checks.seed("seed", seed, "compile")
         self._compiled = {"loss": loss, "optimizer": optimizer, "metrics": metrics, "se_hPars": se_hPars, "seed": seed}
         self.initialized = False
         return self
@@ -453,6 +474,7 @@ class Model:
           (``train_metrics="batches"``); ``"exact"`` evaluates the training set again
           after each epoch, as ``train`` does (see ``train``).
         """
+        _check_fit_arguments(Y, epochs, batch_size, seed)
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         X, Y = as_host_array(X, "fit: X"), as_host_array(Y, "fit: Y")

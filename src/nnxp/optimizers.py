@@ -41,6 +41,8 @@ import math
 
 from array_api_compat import array_namespace
 
+from . import checks
+
 
 class Optimizer:
     name = "optimizer"
@@ -48,15 +50,14 @@ class Optimizer:
 
     def __init__(self, learning_rate: float = 0.01, clip_norm=None, clip_value=None, weight_decay: float = 0.0,
                  decay: float = 0.0, lr_min: float = 0.0, lr_max=None):
-        self.learning_rate = float(learning_rate)
-        self.clip_norm = None if clip_norm is None else float(clip_norm)
-        self.clip_value = None if clip_value is None else float(clip_value)
-        self.weight_decay = float(weight_decay)
-        if decay < 0 or lr_min < 0 or (lr_max is not None and lr_max < lr_min):
-            raise ValueError(f"{type(self).__name__}: decay and lr_min must be >= 0 and lr_max >= lr_min, "
-                             f"got decay={decay}, lr_min={lr_min}, lr_max={lr_max}")
-        self.decay, self.lr_min = float(decay), float(lr_min)
-        self.lr_max = None if lr_max is None else float(lr_max)  # None: no upper bound
+        where = f"optimizer {self.name}"
+        self.learning_rate = checks.finite_number("learning_rate", learning_rate, where, 0)
+        self.clip_norm = checks.optional(checks.finite_number, "clip_norm", clip_norm, where, 0, low_open=True)
+        self.clip_value = checks.optional(checks.finite_number, "clip_value", clip_value, where, 0, low_open=True)
+        self.weight_decay = checks.finite_number("weight_decay", weight_decay, where, 0)
+        self.decay = checks.finite_number("decay", decay, where, 0)
+        self.lr_min = checks.finite_number("lr_min", lr_min, where, 0)
+        self.lr_max = checks.optional(checks.finite_number, "lr_max", lr_max, where, self.lr_min)  # None: no bound
         self.t = 0  # steps taken
         self.state: dict[str, dict] = {}  # parameter key -> {slot name: array}
 
@@ -132,7 +133,7 @@ class Momentum(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.9, **common):
         super().__init__(learning_rate, **common)
-        self.momentum = float(momentum)
+        self.momentum = checks.finite_number("momentum", momentum, f"optimizer {self.name}", 0)
 
     def extra(self):
         return {"momentum": self.momentum}
@@ -160,7 +161,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.01, epsilon=1e-10, **common):
         super().__init__(learning_rate, **common)
-        self.epsilon = float(epsilon)
+        self.epsilon = checks.finite_number("epsilon", epsilon, f"optimizer {self.name}", 0, low_open=True)
 
     def extra(self):
         return {"epsilon": self.epsilon}
@@ -177,7 +178,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, **common):
         super().__init__(learning_rate, **common)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.rho, self.epsilon = _decay_and_epsilon(self.name, rho, epsilon)
 
     def extra(self):
         return {"rho": self.rho, "epsilon": self.epsilon}
@@ -194,7 +195,7 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, **common):
         super().__init__(learning_rate, **common)
-        self.rho, self.epsilon = float(rho), float(epsilon)
+        self.rho, self.epsilon = _decay_and_epsilon(self.name, rho, epsilon)
 
     def extra(self):
         return {"rho": self.rho, "epsilon": self.epsilon}
@@ -214,7 +215,9 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, **common):
         super().__init__(learning_rate, **common)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        where = f"optimizer {self.name}"
+        self.beta_1 = checks.finite_number("beta_1", beta_1, where, 0, 1, high_open=True)
+        self.beta_2, self.epsilon = _decay_and_epsilon(self.name, beta_2, epsilon, "beta_2")
 
     def extra(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
@@ -244,6 +247,13 @@ class Adamax(Adam):
         state["m"] = b1 * state["m"] + (1 - b1) * g
         state["u"] = xp.maximum(self.beta_2 * state["u"], xp.abs(g) + self.epsilon)
         return theta - lr / (1 - b1**self.t) * state["m"] / state["u"]
+
+
+def _decay_and_epsilon(optimizer: str, decay, epsilon, decay_name: str = "rho") -> tuple[float, float]:
+    """A decay rate in [0, 1) and an epsilon > 0, checked."""
+    where = f"optimizer {optimizer}"
+    return (checks.finite_number(decay_name, decay, where, 0, 1, high_open=True),
+            checks.finite_number("epsilon", epsilon, where, 0, low_open=True))
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adadelta, Adam, Adamax)}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from . import checks
 from .activations import TUNING
 
 SCHEDULES = ("steady", "exp_decay", "lin_decay")
@@ -41,10 +42,13 @@ class Schedule:
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {SCHEDULES}")
-        if self.learning_rate < 0 or self.decay_k < 0 or self.cycle_epochs < 0:
-            raise ValueError(f"learning_rate, decay_k and cycle_epochs must be >= 0: {self}")
-        if not 0 <= self.cycle_descent < 1:
-            raise ValueError(f"cycle_descent must be in [0, 1), got {self.cycle_descent}")
+        # A NaN rate would pass "< 0" and make training "diverge"; "0.1" would fail deep inside.
+        # (The dataclass is frozen: each value is set back in its checked form.)
+        for name in ("learning_rate", "decay_k"):
+            object.__setattr__(self, name, checks.finite_number(name, getattr(self, name), "se_hPars", 0))
+        object.__setattr__(self, "cycle_epochs", checks.count("cycle_epochs", self.cycle_epochs, "se_hPars"))
+        object.__setattr__(self, "cycle_descent", checks.finite_number("cycle_descent", self.cycle_descent,
+                                                                       "se_hPars", 0, 1, high_open=True))
 
     def rate(self, epoch: int) -> float:
         """The learning rate of epoch ``epoch`` (counted from 0)."""

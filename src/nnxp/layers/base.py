@@ -23,17 +23,31 @@ can look at any of them after a step::
 A layer never changes its own parameters: the optimizer does, reading ``g``.
 ``training`` switches layers such as Dropout between training and evaluation.
 
+Training mode belongs to the call, not to the layer. A model's evaluation call
+(``predict``, ``evaluate``, ``forward(X, training=False)``) runs inside
+``call_mode(training=False, private_caches=True)``: while it runs, every layer reads
+``training`` from the call, and its ``fc`` is a dict of that call alone. So two threads
+can predict with one model at once, or one can predict while another trains: neither
+flips a flag or overwrites a cache that the other reads. Outside such a call, a layer
+follows its own flag, which a student may set by hand (``layer.training = False``), and
+``fc`` is the layer's own dict, holding what the last training pass (or hand-made
+forward) left there.
+
 Layers are written once against the Array API standard: ``xp = array_namespace(X)``
 gives the functions of whatever array arrived (NumPy, CuPy or array-api-strict).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+from contextvars import ContextVar
+from typing import NamedTuple
 
 import numpy as np
 from array_api_compat import array_namespace
 
+from .. import checks
 from ..activations import Activation, tuned
 from ..backend import get_backend
 from ..initializers import Initializer, get_initializer
@@ -41,6 +55,30 @@ from ..initializers import Initializer, get_initializer
 
 class ShapeError(ValueError):
     """An array reached a layer with a shape it cannot take (the message says which)."""
+
+
+class CallMode(NamedTuple):
+    """The mode of the call running now: training or not, and, for an evaluation
+    call, its own forward caches (layer id -> dict), or None to use the layers' own."""
+
+    training: bool
+    caches: dict | None
+
+
+# A context variable is seen only by the thread (or asyncio task) that set it: the
+# mode of one call never leaks into a call running beside it.
+_call: ContextVar[CallMode | None] = ContextVar("nnxp_call_mode", default=None)
+
+
+@contextlib.contextmanager
+def call_mode(training: bool, private_caches: bool = False):
+    """Run the layers of a block in training (or evaluation) mode, for this call only;
+    with ``private_caches``, their forward caches ``fc`` are this call's own too."""
+    token = _call.set(CallMode(bool(training), {} if private_caches else None))
+    try:
+        yield
+    finally:
+        _call.reset(token)
 
 
 class Layer:
@@ -57,9 +95,32 @@ class Layer:
         self.d, self.fs, self.bs = {}, {}, {}
         self.p, self.g = {}, {}
         self.fc, self.bc = {}, {}
-        self.training = True
+        self.training = True  # the layer's own flag, for a layer used by hand (see the module docstring)
         self.backend = None  # set by the model; the current backend when used alone
         self.rng = np.random.default_rng()  # replaced by a seeded one at initialize
+
+    # ------------------------------------------------------------------ the mode of the call
+    @property
+    def training(self) -> bool:
+        """Training (True) or evaluation mode: the running call's, else the layer's own flag."""
+        call = _call.get()
+        return self._training if call is None else call.training
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        self._training = bool(value)
+
+    @property
+    def fc(self) -> dict:
+        """The forward cache: the evaluation call's own, else the layer's."""
+        call = _call.get()
+        if call is None or call.caches is None:
+            return self._fc
+        return call.caches.setdefault(id(self), {})
+
+    @fc.setter
+    def fc(self, value: dict) -> None:
+        self._fc = value
 
     # ------------------------------------------------------------------ the contract
     def compute_shapes(self, X) -> None:
@@ -93,6 +154,7 @@ class Layer:
         """
         from ..backend import resolve
 
+        seed = checks.seed("seed", seed, f"{type(self).__name__}.initialize")
         self.bind(resolve(backend), np.random.default_rng(seed))
         self.compute_shapes(X)
         self.initialize_parameters()
@@ -131,10 +193,33 @@ class Layer:
                 f"{self.describe()} expects input of shape {_shape_str(wanted)}, got {_shape_str(X.shape)}"
             )
 
-    def new_parameter(self, shape, initializer, fan_in: int, fan_out: int):
-        """Draw a parameter on the host with this layer's seeded generator, then move it."""
-        host = get_initializer(initializer)(tuple(shape), self.rng, fan_in, fan_out)
+    def new_parameter(self, shape, initializer, fan_in: int, fan_out: int, blocks: int = 1):
+        """Draw a parameter on the host with this layer's seeded generator, then move it.
+
+        ``blocks`` > 1 draws it as that many blocks side by side along its last axis,
+        each drawn on its own (a recurrent layer's (u, u) block per gate)."""
+        draw = get_initializer(initializer)
+        *rows, columns = tuple(shape)
+        if blocks == 1:
+            host = draw(tuple(shape), self.rng, fan_in, fan_out)
+        else:
+            block = (*rows, columns // blocks)
+            host = np.concatenate([draw(block, self.rng, fan_in, fan_out) for _ in range(blocks)], axis=-1)
         return self.active_backend().asarray(host)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each parameter ``initialize_parameters`` draws, found without
+        drawing: ``new_parameter`` hands out zero-size stand-ins meanwhile. The model
+        loader checks the arrays of a file against these before it reads them."""
+        kept = self.p
+        self.p = {}
+        self.new_parameter = _stand_in  # for this call only: the instance attribute hides the method
+        try:
+            self.initialize_parameters()
+            return {name: tuple(int(s) for s in value.shape) for name, value in self.p.items()}
+        finally:
+            del self.new_parameter
+            self.p = kept
 
     def active_backend(self):
         """The backend this layer's parameters live on (the current one until a model binds it)."""
@@ -197,6 +282,11 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
+def _stand_in(shape, initializer, fan_in, fan_out, blocks=1):
+    """A parameter of ``shape`` that takes no memory (every element is the same zero)."""
+    return np.broadcast_to(np.zeros(()), tuple(int(s) for s in shape))
+
+
 def _jsonable(value):
     if isinstance(value, (Activation, Initializer)):
         return value.get_config()
@@ -213,10 +303,10 @@ def _shape_str(shape) -> str:
 
 
 def pair(value, what: str, layer: str) -> tuple[int, int]:
-    """(h, w) from an int or a pair: the sizes, strides and paddings of 2-D layers."""
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
+    """(h, w) of whole numbers >= 1 from one or a pair: the sizes and strides of 2-D layers."""
+    if not isinstance(value, (tuple, list)):
+        value = (checks.positive_int(what, value, layer),) * 2
     if len(value) != 2:
-        raise ValueError(f"{layer}: {what} must be an int or a (height, width) pair, got {value}")
-    return value
+        raise ValueError(f"{layer}: {what} must be a whole number >= 1 or a (height, width) pair of them, "
+                         f"got {value!r}")
+    return tuple(checks.positive_int(what, v, layer) for v in value)

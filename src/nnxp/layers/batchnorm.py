@@ -20,9 +20,9 @@ Running statistics, updated at every forward pass in training (the Keras convent
     running_mean = momentum * running_mean + (1 - momentum) * mu
     running_var  = momentum * running_var  + (1 - momentum) * var
 
-In evaluation (``layer.training`` False, which the model sets for evaluate and predict)
-mu and var are replaced by running_mean and running_var: a prediction then no longer
-depends on the other samples of its batch.
+In evaluation (``layer.training`` False: evaluate and predict run their call in that
+mode, see ``base.py``) mu and var are replaced by running_mean and running_var: a
+prediction then no longer depends on the other samples of its batch.
 
 Backward, given dA, with s = 1 / sqrt(var + epsilon)::
 
@@ -61,6 +61,7 @@ import math
 
 from array_api_compat import array_namespace
 
+from .. import checks
 from ..initializers import get_initializer
 from ..ops import sum_rows
 from .base import Layer, ShapeError
@@ -72,12 +73,8 @@ class BatchNorm(Layer):
     def __init__(self, momentum: float = 0.9, epsilon: float = 1e-5, gamma_initialization="ones",
                  beta_initialization="zeros", name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm: momentum must be in [0, 1], got {momentum}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNorm: epsilon must be > 0, got {epsilon}")
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = checks.finite_number("momentum", momentum, "BatchNorm", 0, 1)
+        self.epsilon = checks.finite_number("epsilon", epsilon, "BatchNorm", 0, low_open=True)
         get_initializer(gamma_initialization), get_initializer(beta_initialization)  # a typo fails here
         self.gamma_initialization, self.beta_initialization = gamma_initialization, beta_initialization
 

@@ -35,6 +35,7 @@ there, and backward then skips it (about half its work) and returns None.
 
 from __future__ import annotations
 
+from .. import checks
 from ..activations import get_activation
 from ..ops.conv import conv2d_backward, conv2d_forward
 from ..ops.windows import normalize_padding, output_size, resolve_padding
@@ -47,14 +48,9 @@ class Convolution(Layer):
     def __init__(self, filters: int = 1, filter_size=3, strides=1, padding="valid", activation="relu",
                  initialization="he_uniform", use_bias: bool = True, name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if int(filters) < 1:
-            raise ValueError(f"Convolution: filters must be >= 1, got {filters}")
-        self.filters = int(filters)
+        self.filters = checks.positive_int("filters", filters, "Convolution")
         self.filter_size = pair(filter_size, "filter_size", "Convolution")
         self.strides = pair(strides, "strides", "Convolution")
-        if min(self.filter_size) < 1 or min(self.strides) < 1:
-            raise ValueError(f"Convolution: filter_size and strides must be >= 1, "
-                             f"got {self.filter_size} and {self.strides}")
         self.padding = normalize_padding(padding, "Convolution")
         self.activation = get_activation(activation)
         self.initialization = initialization

@@ -21,6 +21,7 @@ Gradients, summing over every row (each sample, and each step)::
 
 from __future__ import annotations
 
+from .. import checks
 from ..activations import get_activation
 from ..ops import sum_rows
 from ..initializers import get_initializer
@@ -33,9 +34,7 @@ class Dense(Layer):
     def __init__(self, units: int = 1, activation="sigmoid", initialization="glorot_uniform",
                  use_bias: bool = True, name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if int(units) < 1:
-            raise ValueError(f"Dense: units must be >= 1, got {units}")
-        self.units = int(units)
+        self.units = checks.positive_int("units", units, "Dense")
         self.activation = get_activation(activation)
         get_initializer(initialization)  # an unknown name fails here, not at initialize
         self.initialization = initialization

@@ -14,16 +14,16 @@ stream on the backend, seeded per layer.
 
 from __future__ import annotations
 
+from .. import checks
 from .base import Layer
 
 
 class Dropout(Layer):
     def __init__(self, drop_prob: float = 0.5, axis=(), name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if not 0 <= drop_prob < 1:
-            raise ValueError(f"Dropout: drop_prob must be in [0, 1), got {drop_prob}")
-        self.drop_prob = float(drop_prob)
-        self.axis = tuple(int(a) for a in ((axis,) if isinstance(axis, int) else axis))
+        self.drop_prob = checks.finite_number("drop_prob", drop_prob, "Dropout", 0, 1, high_open=True)
+        axes = (axis,) if checks.is_whole(axis) else axis
+        self.axis = tuple(checks.positive_int("axis", a, "Dropout") for a in axes)  # never 0: the samples
         self.random = None  # the masks' random stream on the backend, made at first use
 
     def bind(self, backend, rng=None):

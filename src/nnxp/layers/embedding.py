@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import (DataError, Dataset, MinMaxScaler, StreamedBatches, as_host_array, batch_slices, check_pair,
-                    one_hot, split_indices)
+from ..data import (DataError, Dataset, MinMaxScaler, StreamedBatches, as_host_array, batch_slices, check_fits,
+                    check_pair, one_hot, split_indices)
+from .. import checks
 from .base import Layer
 
 SET_NAMES = ("dtrain", "dval", "dtest")
@@ -42,8 +43,8 @@ class Embedding(Layer):
         super().__init__(name, se_hPars)
         self.relative_size = tuple(relative_size)
         self.X_encode, self.Y_encode, self.X_scale = bool(X_encode), bool(Y_encode), bool(X_scale)
-        self.batch_size = None if batch_size is None else int(batch_size)
-        self.seed, self.shuffle, self.stream = seed, bool(shuffle), stream
+        self.batch_size = checks.optional(checks.positive_int, "batch_size", batch_size, "Embedding")
+        self.seed, self.shuffle, self.stream = checks.seed("seed", seed, "Embedding"), bool(shuffle), stream
         self.vocabulary = None  # the tokens of X, when X_encode
         self.classes = None  # the labels of Y, when Y_encode
         self.scaler = None  # MinMaxScaler, when X_scale
@@ -111,7 +112,16 @@ class Embedding(Layer):
         """New raw data prepared as the training data was: checked (lengths, NaN),
         encoded with the saved vocabulary and classes, X scaled. Returns (X, Y)."""
         X, Y = self._encode(*self._checked(X_data, Y_data, where))
-        return (self.scaler(X) if self.scaler is not None else X), Y
+        X = self.scaler(X) if self.scaler is not None else X
+        if self.backend is not None:
+            self._check_fits(X, Y, where + ": ")
+        return X, Y
+
+    def _check_fits(self, X, Y, where: str, show_index: bool = True) -> None:
+        """Refuse floats that the backend's dtype cannot hold (see ``data.check_fits``)."""
+        check_fits(X, self.backend.dtype_name, f"{where}X", show_index)
+        if Y is not None:
+            check_fits(Y, self.backend.dtype_name, f"{where}Y", show_index)
 
     def prepare_X(self, X_data) -> np.ndarray:
         """New raw inputs prepared as the training data was (encoded, scaled)."""
@@ -130,6 +140,7 @@ class Embedding(Layer):
             self._batch_rng = np.random.default_rng(self.seed) if self.seed is not None else rng
         streamed = self._streams(backend)
         for name, (X, Y) in self.host_sets.items():
+            self._check_fits(X, Y, f"Embedding: the {name[1:]} set's ", show_index=False)  # shuffled: no index
             labels = None if Y is None else (np.argmax(Y, axis=-1) if Y.shape[-1] > 1 else Y[..., 0])
             if streamed:  # kept on the host, in the backend's precision, for batch-by-batch copies
                 X, Y = X.astype(backend.dtype_name), None if Y is None else Y.astype(backend.dtype_name)

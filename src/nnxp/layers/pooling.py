@@ -36,8 +36,6 @@ class Pooling(Layer):
         super().__init__(name, se_hPars)
         self.pool_size = pair(pool_size, "pool_size", "Pooling")
         self.strides = self.pool_size if strides is None else pair(strides, "strides", "Pooling")
-        if min(self.pool_size) < 1 or min(self.strides) < 1:
-            raise ValueError(f"Pooling: pool_size and strides must be >= 1, got {self.pool_size} and {self.strides}")
         self.padding = normalize_padding(padding, "Pooling")
         if isinstance(self.padding, tuple) and any(max(pad) >= k for pad, k in zip(self.padding, self.pool_size)):
             raise ValueError(f"Pooling: each side of the padding must be smaller than the pool {self.pool_size} "

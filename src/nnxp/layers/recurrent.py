@@ -22,10 +22,8 @@ device).
 
 from __future__ import annotations
 
-import numpy as np
-
+from .. import checks
 from ..activations import get_activation
-from ..initializers import get_initializer
 from ..optimizers import clip_by_global_norm
 from .base import Layer, ShapeError, _shape_str
 
@@ -38,15 +36,12 @@ class Recurrent(Layer):
                  name, se_hPars):
         super().__init__(name, se_hPars)
         kind = type(self).__name__
-        if int(units) < 1:
-            raise ValueError(f"{kind}: units must be >= 1, got {units}")
-        if clip_gradients is not None and not float(clip_gradients) > 0:
-            raise ValueError(f"{kind}: clip_gradients must be None or a norm > 0, got {clip_gradients}")
-        self.units = int(units)
+        self.units = checks.positive_int("units", units, kind)
         self.sequences = bool(sequences)
         self.initialization = initialization
         self.recurrent_initialization = recurrent_initialization
-        self.clip_gradients = None if clip_gradients is None else float(clip_gradients)
+        self.clip_gradients = checks.optional(checks.finite_number, "clip_gradients", clip_gradients, kind, 0,
+                                              low_open=True)
 
     def set_activations(self, **activations) -> None:
         """Keep each activation argument as an attribute of the same name (an Activation)."""
@@ -74,9 +69,8 @@ class Recurrent(Layer):
     def initialize_parameters(self):
         n, u, G = self.d["n"], self.d["u"], self.gates
         self.p["U"] = self.new_parameter((n, G * u), self.initialization, fan_in=n, fan_out=G * u)
-        recurrent = get_initializer(self.recurrent_initialization)
-        blocks = [recurrent((u, u), self.rng, u, u) for _ in range(G)]  # one (u, u) block per gate
-        self.p["V"] = self.active_backend().asarray(np.concatenate(blocks, axis=1))
+        self.p["V"] = self.new_parameter((u, G * u), self.recurrent_initialization, fan_in=u, fan_out=u,
+                                         blocks=G)  # one (u, u) block per gate
         self.p["b"] = self.new_parameter((G * u,), "zeros", fan_in=n, fan_out=G * u)
 
     # ------------------------------------------------------------------ the output

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from array_api_compat import device
 
+from .. import checks
 from .base import Layer, ShapeError
 
 
@@ -51,10 +52,8 @@ class WordEmbedding(Layer):
     def __init__(self, vocabulary_size: int, units: int, initialization="uniform", trainable: bool = True,
                  name=None, se_hPars=None):
         super().__init__(name, se_hPars)
-        if int(vocabulary_size) < 1 or int(units) < 1:
-            raise ValueError(f"WordEmbedding: vocabulary_size and units must be >= 1, got {vocabulary_size}, {units}")
-        self.vocabulary_size = int(vocabulary_size)
-        self.units = int(units)
+        self.vocabulary_size = checks.positive_int("vocabulary_size", vocabulary_size, "WordEmbedding")
+        self.units = checks.positive_int("units", units, "WordEmbedding")
         self.initialization = initialization
         self.trainable = bool(trainable)
 

@@ -135,8 +135,15 @@ class EpyNN(_core.Model):
         return super().plot(file, show=show)
 
     def write(self, path=None) -> str:
-        """Write the model (JSON config and arrays, never pickle) to models/ or ``path``."""
-        return super().write(file_path(path, "models", self.uname, ".npz"))
+        """Write the model (JSON config and arrays, never pickle) to models/ or ``path``.
+
+        A folder to write into (models/, or a path without an extension) is made when
+        missing, as EpyNN does; the folder of a file you name must exist, as for
+        ``nnxp.Model.write``."""
+        file = file_path(path, "models", self.uname, ".npz")
+        if path is None or not os.path.splitext(os.fspath(path))[1]:
+            os.makedirs(os.path.dirname(file), exist_ok=True)
+        return super().write(file)
 
     @takes(nnxp=_core.Model.predict)
     def predict(self, X_data, X_encode=False, X_scale=False):
