@@ -46,6 +46,22 @@ from .schedules import merged
 
 _default_seed: int | None = None
 
+# Data-parallel training (nnxp.distributed) installs a strategy here that gives this process its
+# share of each batch and sums the gradients of all the shares; without one, a process trains on
+# whole batches alone. (distributed imports model, never the reverse.)
+_data_parallel = None
+
+
+def set_data_parallel(strategy) -> None:
+    """Install (or, with None, remove) the data-parallel strategy of ``nnxp.distributed``."""
+    global _data_parallel
+    _data_parallel = strategy
+
+
+def _main_process() -> bool:
+    """Only the main process prints and writes files; on one process, that is this one."""
+    return _data_parallel is None or _data_parallel.is_main
+
 
 def set_seed(seed: int | None) -> None:
     """The seed that ``initialize``/``compile`` use when given none (NumpyDL's setting).
@@ -175,7 +191,7 @@ class Model:
             layer.p = parameters  # the dry pass must leave no trace (BatchNorm's running stats)
         self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
         self.history, self.epoch, self.initialized = History(), 0, True
-        if verbose:
+        if verbose and _main_process():
             report.print_shapes(self)
         return self
 
@@ -267,9 +283,16 @@ class Model:
         return dX if input_gradient else None
 
     def train_step(self, X, Y) -> None:
-        """Forward, backward and one optimizer step on one mini-batch."""
+        """Forward, backward and one optimizer step on one mini-batch.
+
+        Under ``nnxp.distributed`` this process computes the gradients of its share of the
+        batch only, and the strategy sums the gradients of every share before the step."""
+        if _data_parallel is not None:
+            X, Y = _data_parallel.share(self, X, Y)
         A = self.forward(X)
         self.backward(*self.loss_gradient(A, Y), input_gradient=False)
+        if _data_parallel is not None:
+            _data_parallel.sum_gradients(self)
         self.optimizer.step(self._parameters())
 
     def _parameters(self):
@@ -288,7 +311,7 @@ class Model:
     def train(self, epochs: int = 1, verbose: int = 1) -> History:
         """Train for ``epochs`` more epochs; evaluate every set after each; return the history."""
         self._require("train")
-        reporter = report.EpochReporter(self, epochs, verbose)
+        reporter = report.EpochReporter(self, epochs, verbose if _main_process() else 0)
         for _ in range(epochs):
             self._rates = [merged(self.se_hPars, layer.se_hPars).rate(self.epoch) for layer in self.layers]
             self.set_training(True)
@@ -445,14 +468,16 @@ class Model:
         report.print_history(self)
 
     def plot(self, path=None, show: bool = False):
-        """Plot the loss and metrics per epoch; write a PNG to ``path`` when given."""
-        return report.plot_history(self, path, show)
+        """Plot the loss and metrics per epoch; write a PNG to ``path`` when given (on the
+        main process only, under ``nnxp.distributed``)."""
+        return report.plot_history(self, path, show) if _main_process() else None
 
     def write(self, path) -> str:
-        """Save to one file: a JSON config plus the weights and optimizer state (.npz)."""
+        """Save to one file: a JSON config plus the weights and optimizer state (.npz).
+        Under ``nnxp.distributed`` only the main process writes (every rank holds the same)."""
         from .io import write_model
 
-        return write_model(self, path)
+        return write_model(self, path) if _main_process() else str(path)
 
     def to(self, backend, dtype=None) -> "Model":
         """Move the parameters, optimizer state and data to another backend (or dtype).
