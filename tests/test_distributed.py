@@ -272,6 +272,33 @@ def test_a_rank_that_leaves_early_ends_the_job_after_the_deadline(tmp_path):
     assert "within 3 s" in run.stderr and "aborting every rank" in run.stderr
 
 
+def test_the_demo_runs_on_two_ranks_and_reports_once_with_its_communication(tmp_path):
+    pytest.importorskip("sklearn", reason="the demo's digits ship with scikit-learn")
+    environment = {**os.environ, "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    command = [_mpiexec(), "-n", "2", sys.executable, "-m", "nnxp.cli", "demo", "--distributed", "--epochs", "2",
+               "--out", str(tmp_path), "--kernels", "reference"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=environment)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    for once in ("learns the handwritten digits", "input X", "never seen in training", "2 ranks (mpi), "):
+        assert out.count(once) == 1, f"{once!r} printed {out.count(once)} times: only the main rank prints"
+    assert "communicating" in out and "2,410 gradient values a step; each rank sends 9.6 kB a step" in out
+    assert (tmp_path / "demo-mlp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_info_says_whether_mpi_and_nccl_are_usable_and_why(capsys):
+    import nnxp.distributed as dist
+    from nnxp import cli
+
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    for kind, (ok, why) in dist.available().items():
+        assert f"distributed {kind}: {'yes' if ok else 'no'} ({why[:40]}" in out.replace("\n", "")
+    ok, why = dist.available()["mpi"]
+    if importlib.util.find_spec("mpi4py") is not None and ok:
+        assert why.startswith("mpi4py ") and "mpiexec" in why
+
+
 # --------------------------------------------------------------------------- NCCL on GPUs
 
 
