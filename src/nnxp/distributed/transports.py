@@ -122,7 +122,8 @@ class NcclTransport:
     NCCL has no all-to-all call of its own: it is R sends and R receives in one NCCL group, as
     NCCL's documentation builds it. NCCL works on raw device addresses; its calls are queued on
     a CUDA stream, the one the gradients were computed on, so they wait for them without a host
-    synchronisation, and the wait for their end is the deadline's.
+    synchronisation. The host waits once a step, for the end of the gather, with the deadline
+    (a dead peer would otherwise leave the stream waiting forever).
 
     ``nccl`` is the module (``cupy.cuda.nccl``) and ``comm`` an ``NcclCommunicator``;
     ``stream`` returns the CUDA stream to queue on (None: the calls are done when they return,
@@ -145,8 +146,7 @@ class NcclTransport:
             self.comm.send(_address(buffer[peer * chunk:(peer + 1) * chunk]), chunk, kind, peer, stream)
             self.comm.recv(_address(parts[peer, ...]), chunk, kind, peer, stream)
         self.nccl.groupEnd()
-        self._finish(what)
-        return parts
+        return parts  # queued, not awaited: the gather comes next on the same stream, and its end implies this one's
 
     def gather(self, chunk, what: str = "the gathering of the summed gradients (NCCL)"):
         from array_api_compat import array_namespace
