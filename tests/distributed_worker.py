@@ -3,6 +3,7 @@
     mpiexec -n R python tests/distributed_worker.py OUT train        the cases, the checks, the sums
     mpiexec -n 2 python tests/distributed_worker.py OUT raise        rank 1 raises at its third step
     mpiexec -n 2 python tests/distributed_worker.py OUT exit         rank 1 leaves at its third step
+    mpiexec -n 2 python tests/distributed_worker.py OUT kill         rank 1 is killed at its third step
     mpiexec -n 2 python tests/distributed_worker.py OUT nccl         the cases on GPUs, sums through NCCL
 
 Each rank writes what it ends with into OUT: the weights and history of every case
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 import numpy as np
@@ -149,7 +151,7 @@ def main(out: str, mode: str) -> None:
     strategy = dist.init(kind, timeout=float(os.environ.get("NNXP_TEST_TIMEOUT", 60)))
     rank = dist.rank()
     nnxp.set_backend("gpu" if kind == "nccl" else "cpu", dtype="float64")
-    if mode in ("raise", "exit"):
+    if mode in ("raise", "exit", "kill"):
         model = build_case("mlp")
         original, steps = model.train_step, []
 
@@ -158,6 +160,8 @@ def main(out: str, mode: str) -> None:
             if rank == 1 and len(steps) == 3:
                 if mode == "raise":
                     raise RuntimeError("rank 1 fails on purpose at its third step")
+                if mode == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)  # dies at once: no Python, no MPI left to say so
                 sys.exit(3)  # leaves without an exception: the others must not wait forever
             original(X, Y)
 

@@ -188,6 +188,8 @@ def test_every_rank_ends_with_one_process_weights(ranks_run, one_process):
             moved = max(moved, np.max(np.abs(expected - _initial(case)[key]), initial=0.0))
         assert moved > 1e-3, f"{case}: training did not move the weights, the comparison would prove nothing"
         history = json.loads(str(rank0["history"]))
+        for r in range(1, ranks):  # every rank reports the same figures
+            assert json.loads(str(trained[case][r]["history"])) == history, f"{case}: rank {r}'s history"
         assert set(history) == set(reference_history)
         for key, values in reference_history.items():  # the reported figures are one process's
             np.testing.assert_allclose(history[key], values, rtol=0, atol=1e-10, err_msg=f"{case} {key}")
@@ -263,6 +265,12 @@ def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):
     assert run.returncode != 0
     assert "RuntimeError: rank 1 fails on purpose at its third step" in run.stderr
     assert "nnxp.distributed: rank 1 of 2 stopped with RuntimeError; aborting every rank" in run.stderr
+
+
+def test_a_rank_that_is_killed_ends_the_job(tmp_path):
+    """MPICH's mpiexec ends the job when a rank dies of a signal; elsewhere the deadline would."""
+    run = run_worker(2, "kill", tmp_path, timeout=120, NNXP_TEST_TIMEOUT=5)
+    assert run.returncode != 0
 
 
 def test_a_rank_that_leaves_early_ends_the_job_after_the_deadline(tmp_path):

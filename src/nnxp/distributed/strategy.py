@@ -120,13 +120,23 @@ class DataParallel:
 
     # ------------------------------------------------------------------ the first step
     def _check(self, model, X, Y) -> None:
-        """Every rank's fingerprint on every rank; the same error everywhere if any differs."""
+        """Every rank's fingerprint on every rank (one message); the same error everywhere if
+        any differs, or if the model cannot be trained data-parallel; then the buffer's layout."""
         fingerprints = allgather_json(self.comm, fingerprint(model, X, Y),
                                       "the check of the model and data at the first step", self.timeout)
         problems = differences(fingerprints)
         if problems:
             raise DistributedError("the ranks disagree at the first training step; every rank must build the "
                                    "same model from the same seed and data:\n  " + "\n  ".join(problems))
+        self._refuse_what_cannot_be_shared(model)
+        shapes = [tuple(g[key].shape) for g, key in _gradient_slots(model)]
+        layout = self._layouts[model] = GradientLayout(shapes, self.size)
+        itemsize = np.dtype(model.backend.dtype_name).itemsize
+        self.statistics.values = layout.values
+        self.statistics.bytes_per_step = 2 * (self.size - 1) * layout.chunk * itemsize  # R - 1 chunks out, twice
+        self._checked[model] = weakref.ref(model.embedding.dtrain)
+
+    def _refuse_what_cannot_be_shared(self, model) -> None:
         for layer in model.layers:
             if isinstance(layer, BatchNorm):
                 raise DistributedError(
@@ -134,15 +144,10 @@ class DataParallel:
                     f"normalise with the statistics of its own share of the batch ({self.size} shares), not the "
                     f"whole batch's, so the weights would differ from one process's and the running statistics "
                     f"from rank to rank. Remove the BatchNorm layer, or train on one process.")
-        if model.backend.name != "gpu" and self.kind == "nccl":
+        if self.kind == "nccl" and model.backend.name != "gpu":
             raise DistributedError(f"init('nccl') sums CuPy arrays on the GPUs, but the model is on "
-                                   f"{model.backend.name!r}: nnxp.set_backend('gpu') before building it, or init('mpi')")
-        shapes = [tuple(g[key].shape) for g, key in _gradient_slots(model)]
-        layout = self._layouts[model] = GradientLayout(shapes, self.size)
-        itemsize = np.dtype(model.backend.dtype_name).itemsize
-        self.statistics.values = layout.values
-        self.statistics.bytes_per_step = 2 * (self.size - 1) * layout.chunk * itemsize
-        self._checked[model] = weakref.ref(model.embedding.dtrain)
+                                   f"{model.backend.name!r}: nnxp.set_backend('gpu') before building it, "
+                                   f"or init('mpi')")
 
 
 class WholeBatchMasks:
