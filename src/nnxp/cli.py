@@ -102,10 +102,11 @@ def _communication(stats, seconds: float):
     from rich.panel import Panel
 
     share = stats.communication_seconds / seconds if seconds > 0 else 0.0
-    return Panel.fit(f"{stats.ranks} ranks ({stats.kind}), {stats.steps} steps in {seconds:.2f} s of training: "
-                     f"communicating {stats.communication_seconds:.2f} s ({share:.1%}), summing "
-                     f"{stats.summing_seconds:.3f} s\n{stats.values:,} gradient values a step; each rank sends "
-                     f"{stats.bytes_per_step / 1e3:.1f} kB a step", title="data-parallel")
+    lines = [f"{stats.ranks} ranks ({stats.kind}), {stats.steps} steps in {seconds:.2f} s of training",
+             f"communicating {stats.communication_seconds:.2f} s ({share:.1%}, waiting for slower ranks included), "
+             f"summing {stats.summing_seconds:.3f} s",
+             f"{stats.values:,} gradient values a step; each rank sends {stats.bytes_per_step / 1e3:.1f} kB a step"]
+    return Panel.fit("\n".join(lines), title="data-parallel")
 
 
 # --------------------------------------------------------------------------- compare
