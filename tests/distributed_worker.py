@@ -141,6 +141,23 @@ def run_reductions(strategy) -> dict:
     return results
 
 
+def nccl_without_cupy(strategy):
+    """What init("nccl") says where CuPy is missing (None where it is installed)."""
+    import importlib.util
+
+    from mpi4py import MPI
+
+    import nnxp.distributed as dist
+
+    if importlib.util.find_spec("cupy") is not None:
+        return None
+    try:
+        dist._nccl_transport(strategy.comm, MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED), 1.0)
+    except dist.DistributedError as error:
+        return str(error)
+    return "no error"
+
+
 # --------------------------------------------------------------------------- the modes
 
 
@@ -177,6 +194,7 @@ def main(out: str, mode: str) -> None:
         report["reductions"] = run_reductions(strategy)
         if dist.size() == 2:
             report["disagreements"] = run_disagreements(rank)
+            report["nccl without cupy"] = nccl_without_cupy(strategy)
     with open(os.path.join(out, f"rank{rank}.json"), "w") as stream:
         json.dump(report, stream)
 

@@ -260,6 +260,14 @@ def test_ranks_that_disagree_stop_at_the_first_step_naming_the_rank_and_the_diff
     assert reports[0]["disagreements"] == reports[1]["disagreements"]
 
 
+def test_init_nccl_without_cupy_says_what_to_install(two_ranks_run):
+    _, reports, _ = two_ranks_run
+    message = reports[0]["nccl without cupy"]
+    if message is None:
+        pytest.skip("CuPy is installed here: init('nccl') has no such error to give")
+    assert "init('nccl') needs CuPy, which is not installed" in message and "pip install 'nnxp[gpu-cu12]'" in message
+
+
 def test_a_rank_that_raises_ends_the_job_with_its_error(tmp_path):
     run = run_worker(2, "raise", tmp_path, timeout=120)
     assert run.returncode != 0

@@ -76,7 +76,8 @@ def init(kind: str = "mpi", timeout: float = 300.0, threads: int | None = None) 
     """Join the ranks started by ``mpiexec`` and train every model data-parallel from now on.
 
     ``kind`` "mpi" sums the gradients through MPI on the host; "nccl" through NCCL between
-    GPUs (one per rank, the model on the ``gpu`` backend; MPI still starts the ranks).
+    GPUs (one per rank, the model on the ``gpu`` backend; MPI still starts the ranks; call
+    ``init`` before ``set_backend("gpu")``, so that each rank's arrays land on its own GPU).
     ``timeout`` is the longest any rank waits for the others, in seconds; ``threads`` the CPU
     threads of this rank (default: the host's cores divided by the ranks on the host).
     Calling it again with the same kind returns the strategy in place.
@@ -199,12 +200,21 @@ def _import_nccl():
 
 def _nccl_transport(comm, host, timeout: float) -> NcclTransport:
     """One GPU per rank (the host's rank-th device), an NCCL communicator set up through MPI."""
-    cupy, nccl = _import_nccl()
-    devices = cupy.cuda.runtime.getDeviceCount()
+    from ..backend import GPU_INSTALL_HINT
+
+    if importlib.util.find_spec("cupy") is None:
+        raise DistributedError(f"init('nccl') needs CuPy, which is not installed; {GPU_INSTALL_HINT}")
+    import cupy
+
+    try:
+        devices = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # no driver
+        raise DistributedError(f"init('nccl'): CuPy finds no GPU ({error}); use init('mpi')") from error
     if host.Get_size() > devices:
         raise DistributedError(f"init('nccl'): {host.Get_size()} ranks on this host but {devices} GPU(s); "
                                f"NCCL needs one GPU per rank: start fewer ranks, or use init('mpi')")
-    cupy.cuda.Device(host.Get_rank()).use()
+    cupy.cuda.Device(host.Get_rank()).use()  # first: every later GPU call of this rank lands on its own GPU
+    cupy, nccl = _import_nccl()
     unique_id = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
     communicator = nccl.NcclCommunicator(comm.Get_size(), unique_id, comm.Get_rank())
     return NcclTransport(communicator, nccl, comm.Get_size(), timeout, stream=cupy.cuda.get_current_stream)
