@@ -1,6 +1,7 @@
 """The ``nnxp`` command.
 
     nnxp demo [--model mlp|cnn|lstm]   train a small network on the digits and show it all
+    mpiexec -n 2 nnxp demo --distributed   the same, data-parallel on two processes
     nnxp compare [--model ...]         the same training on several backends, side by side
     nnxp compare --profile             ... and each layer's forward and backward time, per target
     nnxp warmup                        compile every kernel ahead of time (then cached on disk)
@@ -22,6 +23,7 @@ import argparse
 import importlib.metadata
 import os
 import sys
+import time
 
 from . import report
 from .backend import (BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, numba_available,
@@ -76,15 +78,23 @@ DEMO_EPOCHS = {"mlp": 30, "cnn": 15, "lstm": 20}  # test accuracy over seeds 0-2
 def demo(args) -> int:
     from rich.panel import Panel
 
+    if args.distributed:  # first: under NCCL, init picks this rank's GPU before anything lands on one
+        from . import distributed
+
+        distributed.init("nccl" if args.backend == "gpu" else "mpi")
     backend = set_backend(args.backend, args.dtype, args.kernels)
     console = report.console()
+    console.quiet = args.distributed and not distributed.is_main()  # one report, the main rank's
     article = "an" if args.model == "mlp" else "a"  # "an MLP", "a CNN"
     console.print(Panel.fit(f"nnxp demo: {article} {args.model.upper()} learns the handwritten digits (8x8 pixels)\n"
                             f"backend {backend}", style="bold"))
     model, settings = demo_model(args.model, seed=args.seed)
     model.initialize(**settings)
     epochs = args.epochs or DEMO_EPOCHS[args.model]
+    started = time.perf_counter()
     model.train(epochs=epochs)
+    if args.distributed:
+        console.print(_communication(distributed.statistics(), time.perf_counter() - started))
     results = model.evaluate()
     test = model.embedding.dtest
     console.print(Panel.fit(
@@ -95,6 +105,18 @@ def demo(args) -> int:
     model.plot(path)
     console.print(f"training curves written to [bold]{path}[/]", soft_wrap=True)  # a path is never folded
     return 0
+
+
+def _communication(stats, seconds: float):
+    """The panel that says what the gradient sums cost the main rank during training."""
+    from rich.panel import Panel
+
+    share = stats.communication_seconds / seconds if seconds > 0 else 0.0
+    lines = [f"{stats.ranks} ranks ({stats.kind}), {stats.steps} steps in {seconds:.2f} s of training",
+             f"communicating {stats.communication_seconds:.2f} s ({share:.1%}, waiting for slower ranks included), "
+             f"summing {stats.summing_seconds:.3f} s",
+             f"{stats.values:,} gradient values a step; each rank sends {stats.bytes_per_step / 1e3:.1f} kB a step"]
+    return Panel.fit("\n".join(lines), title="data-parallel")
 
 
 # --------------------------------------------------------------------------- compare
@@ -193,6 +215,10 @@ def info(args) -> int:
     gpu = _gpu_details()
     if gpu:
         console.print("GPU: " + ", ".join(f"{k} {v}" for k, v in gpu.items()))
+    from .distributed import available as distributed_available
+
+    for kind, (ok, why) in distributed_available().items():  # nnxp.distributed.init(kind): usable here?
+        console.print(f"distributed {kind}: " + ("[green]yes[/]" if ok else "[red]no[/]") + f" ({escape(why)})")
     versions = Table(title="libraries")
     versions.add_column("package")
     versions.add_column("version")
@@ -327,6 +353,8 @@ def main(argv=None) -> int:
     demo_parser.add_argument("--epochs", type=int, default=None, help="default: enough to learn (mlp 30)")
     demo_parser.add_argument("--seed", type=int, default=1)
     demo_parser.add_argument("--out", default="nnxp-out", help="folder for the plot")
+    demo_parser.add_argument("--distributed", action="store_true",
+                             help="data-parallel over the ranks of mpiexec (MPI; NCCL with --backend gpu)")
     _backend_options(demo_parser)
     demo_parser.set_defaults(run=demo)
 

@@ -47,6 +47,22 @@ from .schedules import merged
 
 _default_seed: int | None = None
 
+# Data-parallel training (nnxp.distributed) installs a strategy here that gives this process its
+# share of each batch and sums the gradients of all the shares; without one, a process trains on
+# whole batches alone. (distributed imports model, never the reverse.)
+_data_parallel = None
+
+
+def set_data_parallel(strategy) -> None:
+    """Install (or, with None, remove) the data-parallel strategy of ``nnxp.distributed``."""
+    global _data_parallel
+    _data_parallel = strategy
+
+
+def _main_process() -> bool:
+    """Only the main process prints and writes files; on one process, that is this one."""
+    return _data_parallel is None or _data_parallel.is_main
+
 
 def set_seed(seed: int | None) -> None:
     """The seed that ``initialize``/``compile`` use when given none (NumpyDL's setting).
@@ -193,7 +209,7 @@ class Model:
             layer.set_random_state(random_state)  # Dropout's masks: training draws as if it had not run)
         self._rates = [merged(self.se_hPars, layer.se_hPars).rate(0) for layer in self.layers]
         self.history, self.epoch, self.initialized = History(), 0, True
-        if verbose:
+        if verbose and _main_process():
             report.print_shapes(self)
         return self
 
@@ -304,9 +320,17 @@ class Model:
 
     def train_step(self, X, Y):
         """Forward, backward and one optimizer step on one mini-batch; returns the output A
-        (computed before the step: what the batch's loss and metrics are measured on)."""
+        (computed before the step: what the batch's loss and metrics are measured on).
+
+        Under ``nnxp.distributed`` this process computes the gradients of its share of the
+        batch only (and A is the output of that share), and the strategy sums the gradients
+        of every share before the step."""
+        if _data_parallel is not None:
+            X, Y = _data_parallel.share(self, X, Y)
         A = self.forward(X)
         Model.backward(self, *self.loss_gradient(A, Y), input_gradient=False)  # gradients only
+        if _data_parallel is not None:
+            _data_parallel.sum_gradients(self)
         self.optimizer.step(self._parameters())
         return A
 
@@ -345,7 +369,7 @@ class Model:
         epochs = checks.count("epochs", epochs, "train")
         if not self.initialized:
             Model.initialize(self, **dict(self._compiled or {}), verbose=bool(verbose))
-        reporter = report.EpochReporter(self, epochs, verbose, every)
+        reporter = report.EpochReporter(self, epochs, verbose if _main_process() else 0, every)
         for _ in range(epochs):
             self._rates = [merged(self.se_hPars, layer.se_hPars).rate(self.epoch) for layer in self.layers]
             self.set_training(True)
@@ -355,7 +379,7 @@ class Model:
                 for batch in batches:
                     A = self.train_step(batch.X, batch.Y)
                     if running is not None:
-                        running.add(A, batch.Y)
+                        self._count_batch(running, A, batch.Y)
                     advance()
             values = self.evaluate() if running is None else self._evaluate_held_out(running)
             values["lr"] = self._first_rate()
@@ -402,9 +426,20 @@ class Model:
             return self._measure([Dataset("given", self.backend.asarray(X), self.backend.asarray(Y))], {"given": ""})
         return self._measure(self.embedding.datasets, report.SET_PREFIX)
 
+    def _count_batch(self, running: RunningMeans, A, Y) -> None:
+        """Add a training step's output A (for targets Y) to the epoch's running means; under
+        ``nnxp.distributed``, A is this process's share of the batch."""
+        if _data_parallel is None:
+            running.add(A, Y)
+        else:
+            _data_parallel.add_share(running, A, Y)
+
     def _evaluate_held_out(self, running: RunningMeans) -> dict[str, float]:
-        """The training values from the batches' running means, the other sets evaluated."""
+        """The training values from the batches' running means (every process's, under
+        ``nnxp.distributed``), the other sets evaluated."""
         self._require("evaluate")
+        if _data_parallel is not None:
+            _data_parallel.sum_running(self, running)
         held_out = [dataset for dataset in self.embedding.datasets if dataset.name != "dtrain"]
         return self._measure(held_out, report.SET_PREFIX, running.means())
 
@@ -555,8 +590,9 @@ class Model:
     def plot(self, path=None, show: bool = False):
         """Plot the loss and metrics per epoch on a figure of its own; write it to ``path``
         when given, show it when ``show``; return it (a notebook cell ending with
-        ``model.plot()`` displays it). The user's matplotlib backend is left as it was."""
-        return report.plot_history(self, path, show)
+        ``model.plot()`` displays it). The user's matplotlib backend is left as it was.
+        Under ``nnxp.distributed`` only the main process plots (it returns None elsewhere)."""
+        return report.plot_history(self, path, show) if _main_process() else None
 
     def profile(self, **options):
         """Time each layer's forward and backward, the loss and the optimizer step of one
@@ -566,10 +602,11 @@ class Model:
         return profile(self, **options)
 
     def write(self, path) -> str:
-        """Save to one file: a JSON config plus the weights and optimizer state (.npz)."""
+        """Save to one file: a JSON config plus the weights and optimizer state (.npz).
+        Under ``nnxp.distributed`` only the main process writes (every rank holds the same)."""
         from .io import write_model
 
-        return write_model(self, path)
+        return write_model(self, path) if _main_process() else str(path)
 
     def to(self, backend, dtype=None) -> "Model":
         """Move the parameters, optimizer state and data to another backend (or dtype).
