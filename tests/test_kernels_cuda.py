@@ -301,11 +301,15 @@ def test_float32_stays_float32_on_the_gpu_path(on_gpu_path):
 # --------------------------------------------------------------------------- kernels and the CPU's
 
 
-def test_activation_codes_match_the_cpu_kernels():
-    from nnxp.kernels.cpu.recurrent import RECURRENT_ACTIVATIONS
+def test_activation_codes_are_the_cpu_kernels_own():
+    """One table, kernels/activation_codes.py, for both kernel packages; every name in
+    it is an activation of nnxp, and no two share a code."""
+    from nnxp.kernels import activation_codes, cpu
 
-    assert cuda_kernels.RECURRENT_ACTIVATIONS == RECURRENT_ACTIVATIONS
-    for name in RECURRENT_ACTIVATIONS:
+    assert cuda_kernels.RECURRENT_ACTIVATIONS is activation_codes.RECURRENT_ACTIVATIONS
+    assert cpu.RECURRENT_ACTIVATIONS is activation_codes.RECURRENT_ACTIVATIONS
+    assert len(set(activation_codes.RECURRENT_ACTIVATIONS.values())) == len(activation_codes.RECURRENT_ACTIVATIONS)
+    for name in activation_codes.RECURRENT_ACTIVATIONS:
         assert get_activation(name).name == name
 
 

@@ -37,8 +37,8 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 from .conv import conv2d_backward, conv2d_forward  # noqa: E402  (after the setting above)
 from .pool import pool2d_backward, pool2d_forward  # noqa: E402
+from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: E402
 from .recurrent import (  # noqa: E402
-    RECURRENT_ACTIVATIONS,
     gru_backward,
     gru_forward,
     lstm_backward,

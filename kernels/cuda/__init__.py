@@ -38,10 +38,10 @@ Kernels compile at first use for each dtype (float32, float64) and array layout,
 and are cached on disk.
 """
 
+from ..activation_codes import RECURRENT_ACTIVATIONS
 from .conv import col2im, im2col
 from .pool import pool2d_backward, pool2d_forward
 from .recurrent import (
-    RECURRENT_ACTIVATIONS,
     gru_step_backward,
     gru_step_forward,
     lstm_step_backward,

@@ -31,8 +31,8 @@ gate (columns k, u + k, ... of the gate rows), so neighbouring threads touch
 neighbouring columns and every access coalesces. Buffers may be strided views (dH from
 the layer above): the kernels index them as they are.
 
-Activations come as the codes of ``RECURRENT_ACTIVATIONS`` (those of the CPU
-kernels); the op keeps the reference step for any other. The formulas are the
+Activations come as the codes of ``RECURRENT_ACTIVATIONS`` (``kernels/activation_codes.py``,
+shared with the CPU kernels); the op keeps the reference step for any other. The formulas are the
 reference's (stable sigmoid from exp(-|z|), the library's tanh), and every constant
 takes the dtype of the data (``dtype.type(1)``): float32 stays float32.
 """
@@ -43,12 +43,10 @@ import math
 
 from numba import cuda
 
+from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: F401  (the codes these kernels take)
+from ..activation_codes import RELU, SIGMOID, SOFTSIGN, TANH
 from ..cache import cuda_cached
 from .launch import device_array, launch
-
-IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
-RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
-                         "softsign": SOFTSIGN}
 
 
 # --------------------------------------------------------------------------- launchers
