@@ -41,7 +41,7 @@ SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 @pytest.fixture
 def on_gpu_path(monkeypatch):
-    """Layers on the ``cpu`` backend with kernels="numba" take the GPU code path."""
+    """Layers on the ``cpu`` backend in the kernel mode "numba" take the GPU code path."""
     if not SIMULATOR:
         pytest.skip("a GPU is present: the gpu-marked tests run these comparisons on CuPy arrays")
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
@@ -206,9 +206,9 @@ def recurrent_op_calls(family, rng, T=4, layout=lambda a: a):
     extra = (rng.standard_normal(u),) if family == "gru" else ()
     tanh = [get_activation("tanh")] * count
     forward, backward = getattr(ops, f"{family}_forward"), getattr(ops, f"{family}_backward")
-    return (lambda kernels: forward(layout(X), U, V, b, *extra, *tanh, kernels=kernels),
-            lambda caches, kernels: backward(layout(dH), layout(X), U, V, *map(layout, caches), *tanh,
-                                             kernels=kernels))
+    return (lambda mode: forward(layout(X), U, V, b, *extra, *tanh, kernel_mode=mode),
+            lambda caches, mode: backward(layout(dH), layout(X), U, V, *map(layout, caches), *tanh,
+                                          kernel_mode=mode))
 
 
 def test_recurrent_ops_convert_once_then_launch_once_per_step(on_gpu_path, monkeypatch):

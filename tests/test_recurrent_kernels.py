@@ -16,6 +16,7 @@ import pytest
 
 from gradcheck import assert_close
 from nnxp.activations import LReLU, get_activation
+from nnxp.ops import REFERENCE, kernels_for
 from nnxp.ops import recurrent as ops
 
 numba = pytest.importorskip("numba")
@@ -43,11 +44,11 @@ def run(family, arrays, activations, mode, last_only=False):
     forward, backward = getattr(ops, f"{family}_forward"), getattr(ops, f"{family}_backward")
     a = arrays
     inputs = (a["X"], a["U"], a["V"], a["b"]) + ((a["bh"],) if family == "gru" else ())
-    caches = forward(*inputs, *activations, kernels=mode)
+    caches = forward(*inputs, *activations, kernel_mode=mode)
     dH = a["dH"].copy()
     if last_only:  # sequences=False: only the last step receives a gradient
         dH[:, :-1, :] = 0
-    grads = backward(dH, a["X"], a["U"], a["V"], *caches, *activations, kernels=mode)
+    grads = backward(dH, a["X"], a["U"], a["V"], *caches, *activations, kernel_mode=mode)
     return list(caches) + list(grads)
 
 
@@ -106,8 +107,8 @@ def test_serial_and_parallel_variants_agree(family, monkeypatch):
 def test_unsupported_activation_falls_back_to_the_reference(family, monkeypatch):
     activations = [get_activation("sigmoid")] * N_ACTIVATIONS[family]
     activations[0] = LReLU(0.1)  # not in RECURRENT_ACTIVATIONS: the kernels cannot do it
-    assert ops.kernel_for("numba", np.zeros(1), activations) is None
-    assert ops.kernel_for("numba", np.zeros(1), [get_activation("tanh")]) is not None
+    assert kernels_for("numba", np.zeros(1), activations) is REFERENCE
+    assert kernels_for("numba", np.zeros(1), [get_activation("tanh")]).whole_op
 
     def refuse(*args):
         raise AssertionError("the compiled kernel was called for an activation it does not support")

@@ -146,7 +146,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 
 
 @njit(**EXACT)
-def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
+def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
     E = exp_constants(K)
@@ -163,27 +163,27 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
             for j in range(n0):
                 Z[s, t, j] += P[s, 0, j]
             for j in range(n0):
-                A[s, t, j] = activate(codes[j], Z[s, t, j], E)  # r, z
+                G[s, t, j] = activate(codes[j], Z[s, t, j], E)  # r, z
             for k in range(u):
                 Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
-                Z[s, t, n0 + k] += A[s, t, k] * Hn[s, t, k]  # + r Hn
+                Z[s, t, n0 + k] += G[s, t, k] * Hn[s, t, k]  # + r Hn
             for k in range(u):
                 n = activate(codes[n0 + k], Z[s, t, n0 + k], E)
-                z = A[s, t, z0 + k]
+                z = G[s, t, z0 + k]
                 h_prev = H[s, t - 1, k] if t > 0 else zero
-                A[s, t, n0 + k] = n
+                G[s, t, n0 + k] = n
                 H[s, t, k] = (one - z) * n + z * h_prev
 
 
 @njit(**EXACT, parallel=True)
-def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, K):
+def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
+        _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, G, Hn, P, codes, K)
 
 
 @njit(**EXACT)
-def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                         code_n, code_r, code_z, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -192,7 +192,7 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
-                r, z, n = A[s, t, k], A[s, t, z0 + k], A[s, t, n0 + k]
+                r, z, n = G[s, t, k], G[s, t, z0 + k], G[s, t, n0 + k]
                 h_prev = H[s, t - 1, k] if t > 0 else zero
                 d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
                 dz_n = d * (one - z) * derivative(code_n, Z[s, t, n0 + k], n, zero, one)
@@ -210,40 +210,40 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, d
 
 
 @njit(**EXACT)
-def _gru_backward_serial(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_serial(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                          code_n, code_r, code_z, K):
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
 
 
 @njit(**EXACT, parallel=True)
-def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
                            code_n, code_r, code_z, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
-    """As ``nnxp.ops.recurrent.gru_forward``: (H, Z, A, Hn)."""
+    """As ``nnxp.ops.recurrent.gru_forward``: (H, Z, G, Hn)."""
     (m, steps, _), u = X.shape, V.shape[0]
     Z = np.empty((m, steps, 3 * u), dtype=X.dtype)
-    H, A, Hn = np.empty((m, steps, u), dtype=X.dtype), np.empty_like(Z), np.empty((m, steps, u), dtype=X.dtype)
+    H, G, Hn = np.empty((m, steps, u), dtype=X.dtype), np.empty_like(Z), np.empty((m, steps, u), dtype=X.dtype)
     P = np.empty((m, 1, 3 * u), dtype=X.dtype)  # this step's recurrent side
     chunks, K = _chunks(m), constants(X.dtype)
     X, U, V, b, bh = _contiguous(X, U, V, b, bh)
     codes = _row_codes(u, X.dtype, reset_gate, update_gate, activation)
     if chunks == 1:
-        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
+        _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, G, Hn, P, codes, K)
     else:
-        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, A, Hn, P, codes, K)
-    return H, Z, A, Hn
+        _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, G, Hn, P, codes, K)
+    return H, Z, G, Hn
 
 
-def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
@@ -252,7 +252,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
     backward = _gru_backward_parallel if _parallel(m) and chunks > 1 else _gru_backward_serial
-    backward(chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
+    backward(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
@@ -260,7 +260,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 
 
 @njit(**EXACT)
-def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
+def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
     u = np.uint64(H.shape[2])
     zero = K[ZERO]
     E = exp_constants(K)
@@ -273,24 +273,24 @@ def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K
             if t > 0:
                 add_product(Z, s, t, H, s, t - 1, V)
             for j in range(o0 + u):
-                A[s, t, j] = activate(codes[j], Z[s, t, j], E)  # i, f, g, o
+                G[s, t, j] = activate(codes[j], Z[s, t, j], E)  # i, f, g, o
             for k in range(u):
                 c_prev = C[s, t - 1, k] if t > 0 else zero
-                C[s, t, k] = A[s, t, f0 + k] * c_prev + A[s, t, k] * A[s, t, g0 + k]  # f C + i g
+                C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]  # f C + i g
             for k in range(u):
                 S[s, t, k] = activate(code_c, C[s, t, k], E)
-                H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]  # o S
+                H[s, t, k] = G[s, t, o0 + k] * S[s, t, k]  # o S
 
 
 @njit(**EXACT, parallel=True)
-def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, code_c, K):
+def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, A, codes, code_c, K)
+        _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, G, codes, code_c, K)
 
 
 @njit(**EXACT)
-def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o, K):
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -300,7 +300,7 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
         dc[s, 0, :] = 0.0  # ... and to C_t
         for t in range(Z.shape[1] - 1, -1, -1):
             for k in range(u):
-                i, f, g, o = A[s, t, k], A[s, t, f0 + k], A[s, t, g0 + k], A[s, t, o0 + k]
+                i, f, g, o = G[s, t, k], G[s, t, f0 + k], G[s, t, g0 + k], G[s, t, o0 + k]
                 c_prev = C[s, t - 1, k] if t > 0 else zero
                 d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
                 dC = dc[s, 0, k] + d * o * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)  # dL/dC_t
@@ -318,40 +318,40 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX
 
 
 @njit(**EXACT)
-def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
                           code_c, code_g, code_i, code_f, code_o, K):
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
 
 
 @njit(**EXACT, parallel=True)
-def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
                             code_c, code_g, code_i, code_f, code_o, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU[c], dV[c], db[c],
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
-    """As ``nnxp.ops.recurrent.lstm_forward``: (H, C, S, Z, A)."""
+    """As ``nnxp.ops.recurrent.lstm_forward``: (H, C, S, Z, G)."""
     (m, steps, _), u = X.shape, V.shape[0]
     Z = np.empty((m, steps, 4 * u), dtype=X.dtype)
     H = np.empty((m, steps, u), dtype=X.dtype)
-    C, S, A = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
+    C, S, G = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
     chunks, K = _chunks(m), constants(X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
     codes = _row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
     if chunks == 1:
-        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, A, codes, activation, K)
+        _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, G, codes, activation, K)
     else:
-        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, A, codes, activation, K)
-    return H, C, S, Z, A
+        _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, G, codes, activation, K)
+    return H, C, S, Z, G
 
 
-def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, input_gate, forget_gate,
+def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
                   output_gate):
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     m, u = X.shape[0], V.shape[0]
@@ -361,7 +361,7 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     backward = _lstm_backward_parallel if _parallel(m) and chunks > 1 else _lstm_backward_serial
-    backward(chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db, *codes, K)
+    backward(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db, *codes, K)
     return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 

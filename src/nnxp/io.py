@@ -538,9 +538,23 @@ def _check_dimensions(path: str, index: int, layer) -> None:
                              f"{error}") from None
     finally:
         layer.d, layer.fs = saved_d, saved_fs
+    saved_d = layer.d = _current_names(saved_d, found)
     if found != saved_d:
         raise ModelFileError(f"{path}: layer {index} ({name}) has the dimensions {saved_d!r:.200}, but its "
                              f"settings give {found!r:.200} for its input of shape {saved_fs['X']}")
+
+
+# Dimensions renamed since format 1 was fixed: old name -> new name. A file written
+# before holds the old one; it is read under the new one here, and nowhere else.
+RENAMED_DIMENSIONS = {"G": "gates"}  # a recurrent layer's number of gates (fc["G"] is its gate values)
+
+
+def _current_names(saved: dict, found: dict) -> dict:
+    """The saved dimensions with each old name (``RENAMED_DIMENSIONS``) that the layer no
+    longer uses, but whose new name it does, renamed; in their saved order."""
+    renamed = {old: new for old, new in RENAMED_DIMENSIONS.items()
+               if old in saved and new not in saved and new in found and old not in found}
+    return {renamed.get(key, key): value for key, value in saved.items()}
 
 
 def _expected_arrays(path: str, model, config: dict) -> dict[str, tuple[int, ...]]:
