@@ -152,7 +152,7 @@ def test_captured_demo_output_matches_what_the_demo_prints_now(capsys, monkeypat
     its table changes, run that script again (this test says so)."""
     pytest.importorskip("sklearn", reason="the demo's digits ship with scikit-learn")
     monkeypatch.delenv("COLUMNS", raising=False)  # captured as a log is: 160 columns
-    from nnxp.cli import demo_model
+    from nnxp.demos import demo_model
 
     with nnxp.use_backend("cpu", dtype="float32"):
         model, settings = demo_model("mlp")

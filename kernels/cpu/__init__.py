@@ -47,6 +47,17 @@ from .recurrent import (  # noqa: E402
     rnn_forward,
 )
 
+from .chunks import CHUNK_SAMPLES  # noqa: E402
+from .pool import LANES  # noqa: E402
+from .recurrent import parallel_threshold  # noqa: E402
+
+# What ``nnxp.ops.warmup`` runs so that every compiled variant exists: a batch under the
+# recurrent kernels' parallel_threshold (their serial variants) and one over it with two
+# chunks of gradient sums (the parallel ones); pooling with fewer channels than its SIMD
+# path needs, and with as many (LANES).
+WARM_UP = {"samples": (max(1, parallel_threshold - 1), max(parallel_threshold, 2 * CHUNK_SAMPLES)),
+           "channels": (1, LANES)}
+
 _one_at_a_time = threading.Lock()
 
 
@@ -75,5 +86,5 @@ conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward = map(
 rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward = map(
     _thread_safe, (rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward))
 
-__all__ = ["conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
+__all__ = ["WARM_UP", "conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_forward", "rnn_backward", "gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]

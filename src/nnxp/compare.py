@@ -81,7 +81,7 @@ def _builder(model):
     if callable(model):
         return model
     if model in ("mlp", "cnn", "lstm"):
-        from .cli import demo_model
+        from .demos import demo_model
 
         return lambda batch_size=32: demo_model(model, seed=1, batch_size=batch_size)
     from .workloads import WORKLOADS, build_layers

@@ -42,6 +42,7 @@ from .layers.base import call_mode
 from .losses import get_loss
 from .metrics import RunningMeans, decisions, get_metric
 from .optimizers import get_optimizer
+from .saving import write_model
 from .schedules import merged
 
 
@@ -604,8 +605,6 @@ class Model:
     def write(self, path) -> str:
         """Save to one file: a JSON config plus the weights and optimizer state (.npz).
         Under ``nnxp.distributed`` only the main process writes (every rank holds the same)."""
-        from .io import write_model
-
         return write_model(self, path) if _main_process() else str(path)
 
     def to(self, backend, dtype=None) -> "Model":
