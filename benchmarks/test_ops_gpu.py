@@ -72,7 +72,7 @@ def test_lstm_step(benchmark, gpu_target, dtype):
     XU = backend.asarray(rng.standard_normal((m, steps, 4 * u)))  # the input side of every step
     P = backend.asarray(rng.standard_normal((m, 4 * u)))  # h_{t-1} V
     activations = [get_activation(name) for name in ("tanh", "tanh", "sigmoid", "sigmoid", "sigmoid")]
-    kernels = kernels_for(backend.kernels, XU, activations)
+    kernels = kernels_for(backend.kernel_mode, XU, activations)
     if not kernels.on_device:  # gpu-reference: the reference step on each step's views
         c = backend.asarray(rng.standard_normal((m, u)))
 

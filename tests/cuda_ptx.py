@@ -74,7 +74,7 @@ def capture_launches() -> dict:
     for module in (conv_kernels, pool_kernels, recurrent_kernels):
         module.launch = capture
     recurrent_kernels.device_array = lambda array: array  # typed as the device array it would become
-    nnxp.ops.backend_of = lambda array: "gpu"  # NumPy arrays down the GPU path
+    nnxp.ops.backend_class_of = lambda array: nnxp.backend.GpuBackend  # NumPy arrays down the GPU path
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         X = rng.standard_normal((2, 5, 5, 2)).astype(dtype)

@@ -133,9 +133,8 @@ def test_no_gpu_is_one_line_and_status_1_for_the_option_and_the_variable(monkeyp
     is missing and how to install it, on one line, without a traceback."""
     from nnxp import backend
 
-    real_probe = backend._probe
-    monkeypatch.setattr(backend, "_probe", lambda name: (False, f"CuPy is not installed; {backend.GPU_INSTALL_HINT}")
-                        if name == "gpu" else real_probe(name))
+    monkeypatch.setattr(backend.GpuBackend, "probe",
+                        classmethod(lambda cls: (False, f"CuPy is not installed; {backend.GPU_INSTALL_HINT}")))
     assert cli.main(["demo", "--backend", "gpu"]) == 1
     monkeypatch.setenv("NNXP_BACKEND", "gpu")
     assert cli.main(["demo"]) == 1

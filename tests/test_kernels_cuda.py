@@ -29,7 +29,7 @@ import nnxp
 import nnxp.ops
 from gradcheck import assert_close
 from nnxp.activations import LReLU, get_activation
-from nnxp.backend import available_backends, to_numpy
+from nnxp.backend import GpuBackend, available_backends, to_numpy
 from nnxp.layers import GRU, LSTM, RNN, Convolution, Pooling
 
 cuda_kernels = pytest.importorskip("nnxp.kernels.cuda", reason="numba-cuda is not installed")
@@ -52,7 +52,7 @@ def on_gpu_path(monkeypatch):
         configured = launch.launch(kernel, count)
         return lambda *args: configured(*(FakeCUDAArray(a) if isinstance(a, np.ndarray) else a for a in args))
 
-    monkeypatch.setattr(nnxp.ops, "backend_of", lambda array: "gpu")  # every array goes to kernels.cuda
+    monkeypatch.setattr(nnxp.ops, "backend_class_of", lambda array: GpuBackend)  # every array goes to kernels.cuda
     for module in (conv, pool, recurrent):
         monkeypatch.setattr(module, "launch", device_views)
     monkeypatch.setattr(recurrent, "device_array", FakeCUDAArray)

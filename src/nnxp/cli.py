@@ -26,14 +26,15 @@ import sys
 import time
 
 from . import report
-from .backend import (BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, numba_available,
-                      set_backend, thread_info)
+from .backend import (BACKEND_CLASSES, BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends,
+                      backend_class, numba_available, set_backend)
 from .data import DataError
 from .demos import DEMO_EPOCHS, demo_model
 from .extras import MissingExtra
 from .io import ModelFileError
 from .layers import ShapeError
 from .model import NotInitialized
+from .threads import thread_info
 from .workloads import WORKLOADS
 
 # --------------------------------------------------------------------------- demo
@@ -45,7 +46,7 @@ def demo(args) -> int:
     if args.distributed:  # first: under NCCL, init picks this rank's GPU before anything lands on one
         from . import distributed
 
-        distributed.init("nccl" if args.backend == "gpu" else "mpi")
+        distributed.init(backend_class(args.backend).transport)  # "nccl" for the gpu backend, else "mpi"
     backend = set_backend(args.backend, args.dtype, args.kernels)
     console = report.console()
     console.quiet = args.distributed and not distributed.is_main()  # one report, the main rank's
@@ -99,8 +100,9 @@ def compare_command(args) -> int:
                      plot_path=path, profile=args.profile, profile_path=profile_path)
     if sweep:
         names = [row["target"] for row in result.table]
-        for fast in (n for n in names if n.startswith("gpu")):
-            for slow in (n for n in names if n.startswith("cpu")):
+        on_device = [n for n in names if backend_class(n.partition("-")[0]).accelerator]
+        for fast in on_device:
+            for slow in (n for n in names if n not in on_device):
                 batch = crossover(result, fast, slow)
                 report.console().print(f"{fast} overtakes {slow} from batch size {batch}" if batch
                                        else f"{fast} does not overtake {slow} in this sweep")
@@ -141,9 +143,10 @@ def info(args) -> int:
     for name, (ok, why) in available_backends().items():
         backends.add_row(name, "[green]yes[/]" if ok else "[red]no[/]", escape(why))
     console.print(backends)
-    gpu = _gpu_details()
-    if gpu:
-        console.print("GPU: " + ", ".join(f"{k} {v}" for k, v in gpu.items()))
+    for name, cls in BACKEND_CLASSES.items():  # the details of a device, where a backend has one
+        details = cls.device_info()
+        if details:
+            console.print(f"{name.upper()}: " + ", ".join(f"{k} {v}" for k, v in details.items()))
     from .distributed import available as distributed_available
 
     for kind, (ok, why) in distributed_available().items():  # nnxp.distributed.init(kind): usable here?
@@ -177,24 +180,6 @@ def _version(package: str) -> str:
             continue
         return version if name == package else f"{version} ({name})"
     return "not installed"
-
-
-def _gpu_details() -> dict:
-    """Device, driver and CUDA runtime of the GPU CuPy uses (empty without one)."""
-    if not available_backends()["gpu"][0]:
-        return {}
-    import cupy
-
-    runtime = cupy.cuda.runtime
-    properties = runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = properties["name"].decode() if isinstance(properties["name"], bytes) else properties["name"]
-
-    def cuda_version(v: int) -> str:
-        return f"{v // 1000}.{v % 1000 // 10}"
-
-    return {"device": name, "memory": f"{properties['totalGlobalMem'] / 2**30:.0f} GiB",
-            "driver (CUDA)": cuda_version(runtime.driverGetVersion()),
-            "runtime (CUDA)": cuda_version(runtime.runtimeGetVersion())}
 
 
 # --------------------------------------------------------------------------- bench
@@ -302,7 +287,8 @@ def main(argv=None) -> int:
     compare_parser.set_defaults(run=compare_command)
 
     warmup_parser = commands.add_parser("warmup", help="compile every kernel ahead of time (cached on disk)")
-    warmup_parser.add_argument("--backend", default="cpu", choices=["cpu", "gpu"])
+    warmup_parser.add_argument("--backend", default="cpu",
+                               choices=[name for name, cls in BACKEND_CLASSES.items() if cls.kernel_package])
     warmup_parser.set_defaults(run=warmup)
 
     info_parser = commands.add_parser("info", help="backends, versions, threads")

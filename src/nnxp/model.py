@@ -35,7 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checks, report
-from .backend import backend_of, get_backend, resolve, to_numpy
+from .backend import backend_class_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, as_host_array, batch_slices, holdout_last
 from .layers import Embedding, Layer, ShapeError
 from .layers.base import call_mode
@@ -465,7 +465,7 @@ class Model:
     def output(self, X, batch_size: int | None = None):
         """The network's output for X, in evaluation mode, in chunks. X is a backend
         array, or a host array of a streamed set (then each chunk is copied over)."""
-        streamed = backend_of(X) != self.backend.name
+        streamed = backend_class_of(X) is not type(self.backend)  # X held on the host, for another backend
         size = checks.optional(checks.positive_int, "batch_size", batch_size, "predict") or \
             max(self.embedding.batch_size or 0, 1024)
         # Model.forward itself: a subclass's forward (EpyNN's) may take no `training`

@@ -59,7 +59,7 @@ def write_model(model, path) -> str:
         "format": FORMAT,
         "version": VERSION,
         "name": model.name,
-        "backend": {"name": model.backend.name, "dtype": model.backend.dtype_name, "kernels": model.backend.kernels},
+        "backend": {"name": model.backend.name, "dtype": model.backend.dtype_name, "kernels": model.backend.kernel_mode},
         "layers": [_layer_entry(index, layer) for index, layer in enumerate(model.layers)],
         "loss": model.loss.get_config(),
         "metrics": [metric.name for metric in model.metrics],

@@ -164,7 +164,7 @@ class Layer:
     def kernel_mode(self) -> str:
         """The kernel mode of this layer's backend ("numba" or "reference"), handed to
         ``nnxp.ops`` (the layer itself never looks at it)."""
-        return self.active_backend().kernels
+        return self.active_backend().kernel_mode
 
     # ------------------------------------------------------------------ helpers
     def tune_activations(self, hpars: dict) -> None:

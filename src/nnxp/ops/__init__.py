@@ -24,9 +24,10 @@ with ``sequences.py``, what the reference and the GPU loops share), ``recurrent_
 
 from __future__ import annotations
 
+import importlib
 from typing import NamedTuple
 
-from ..backend import backend_of
+from ..backend import backend_class_of
 
 
 class Kernels(NamedTuple):
@@ -80,19 +81,12 @@ def kernels_for(kernel_mode: str, array, activations=()) -> Kernels:
 
 
 def kernel_module(kernel_mode: str, array):
-    """The compiled kernel package for ``array``'s backend in the ``numba`` mode, else None."""
+    """The compiled kernel package for ``array``'s backend in the ``numba`` mode, else None:
+    the one that backend's class names (``kernel_package``; the strict backend has none)."""
     if kernel_mode != "numba":
         return None
-    where = backend_of(array)
-    if where == "cpu":
-        from ..kernels import cpu
-
-        return cpu
-    if where == "gpu":
-        from ..kernels import cuda
-
-        return cuda
-    return None
+    package = backend_class_of(array).kernel_package
+    return None if package is None else importlib.import_module(package)
 
 
 def sum_rows(A):
