@@ -13,7 +13,6 @@ import pytest
 from builders import blobs, classifier, parameters
 import nnxp
 from nnxp import backend as backend_module
-from nnxp.backend import numba_available
 from nnxp.backend import BackendUnavailable, get_backend, make_backend, set_backend, to_numpy, use_backend
 from nnxp.layers import Dense, Dropout, Embedding
 
@@ -192,49 +191,3 @@ def test_float32_stays_float32_through_training(array_backend, rng):
             assert model.embedding.dtrain.X.dtype == expected
             assert model.predict(X).probabilities.dtype == np.float32
             assert all(isinstance(v[-1], float) for v in model.history.history.values())
-
-
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-
-    counts = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
-    assert len(counts) == 1, counts
-    return counts.pop()
-
-
-@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
-def test_thread_policy_gives_blas_one_thread_beside_the_numba_kernels():
-    """Numba kernels own the cores, BLAS gets one thread; the reference code gets BLAS on
-    every thread; an explicit blas= count wins; leaving use_backend restores the policy."""
-    try:
-        nnxp.set_num_threads(2)
-        with nnxp.use_backend("cpu", kernels="reference"):
-            assert _blas_threads() == 2
-            with nnxp.use_backend("cpu", kernels="numba"):
-                assert _blas_threads() == 1
-            assert _blas_threads() == 2
-        nnxp.set_num_threads(2, blas=2)
-        with nnxp.use_backend("cpu", kernels="numba"):
-            assert _blas_threads() == 2
-    finally:
-        nnxp.threads._threads = nnxp.threads._blas_threads = None
-
-
-@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
-@pytest.mark.parametrize("environment, expected", [
-    ({}, "20000"),  # nothing said: a brief spin, then sleep
-    ({"OMP_WAIT_POLICY": "PASSIVE"}, None),  # the user's policy is left alone
-    ({"GOMP_SPINCOUNT": "5"}, "5"),
-])
-def test_kernel_threads_spin_briefly_unless_told_otherwise(environment, expected):
-    """Importing the CPU kernels sets how Numba's OpenMP workers wait (see
-    nnxp.kernels.cpu), before the pool starts, and never overrides the environment."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env.update(environment)
-    code = "import os, nnxp; nnxp.set_num_threads(1); print(os.environ.get('GOMP_SPINCOUNT'))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(expected)

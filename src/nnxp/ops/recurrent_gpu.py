@@ -6,7 +6,7 @@ and all the element-wise work of a step in ONE fused Numba-CUDA kernel, the step
 function's namesake in ``nnxp.kernels.cuda``. There, a step
 costs time on the host, not on the device (W8's LSTM step, 128 samples x 256 units,
 is a few microseconds of GPU work). Measured per call on an H100 (numba-cuda 0.30.4,
-CuPy 14.2, benchmarks/gpu_launch_overhead.py):
+CuPy 14.2, benchmarks/probes/gpu_launch_overhead.py):
 
    ~30 us   numba-cuda converting ONE CuPy argument of a launch (DLPack)
   ~287 us   a launch given 8 CuPy arrays;  ~93 us  given 8 Numba device arrays

@@ -4,7 +4,7 @@ kernels/cpu/chunks.py), in one process, interleaved, so that the ratio compares 
 with like on a noisy machine. Both run the current kernels with the number of chunks
 each rule gives; the old serial path was one chunk.
 
-    python benchmarks/time_fixed_chunks.py [calls per timing, default 30]
+    python benchmarks/probes/time_fixed_chunks.py [calls per timing, default 30]
 """
 import sys, time, json
 import numpy as np
