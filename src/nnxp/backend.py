@@ -37,7 +37,8 @@ elsewhere asks which backend it is on. Choosing one::
 
 Layers never ask which backend they are on: they take ``xp`` from the arrays they
 receive (``array_namespace(A)``). Only ``nnxp.ops`` reads the kernel mode to pick a
-kernel, and only this module imports CuPy or array-api-strict. Nothing heavy is
+kernel, and only this module makes CuPy or array-api-strict arrays (``nnxp.distributed``
+imports CuPy for NCCL alone). Nothing heavy is
 imported until a backend is first used, so ``import nnxp`` stays fast. How many CPU
 threads the kernels and BLAS use is ``nnxp.threads``'s business: it hears of every
 change of backend here (``on_backend_change``).
