@@ -63,7 +63,7 @@ def test_lstm_step(benchmark, gpu_target, dtype):
         pytest.skip("no torch twin: cuDNN runs the whole sequence in its own kernels")
     import nnxp
     from nnxp.activations import get_activation
-    from nnxp.ops import recurrent
+    from nnxp.ops import kernels_for, recurrent
 
     backend = nnxp.set_backend("gpu", dtype, gpu_target[2])
     xp = backend.xp
@@ -72,21 +72,20 @@ def test_lstm_step(benchmark, gpu_target, dtype):
     XU = backend.asarray(rng.standard_normal((m, steps, 4 * u)))  # the input side of every step
     P = backend.asarray(rng.standard_normal((m, 4 * u)))  # h_{t-1} V
     activations = [get_activation(name) for name in ("tanh", "tanh", "sigmoid", "sigmoid", "sigmoid")]
-    fast = recurrent.kernel_for(backend.kernels, XU, activations)
-    if fast is None:  # gpu-reference: the reference step on each step's views
+    kernels = kernels_for(backend.kernel_mode, XU, activations)
+    if not kernels.on_device:  # gpu-reference: the reference step on each step's views
         c = backend.asarray(rng.standard_normal((m, u)))
 
         def sequence():
             for t in range(steps):
                 recurrent.lstm_step_forward(XU[:, t, :], P, c, *activations)
             backend.synchronize()
-    else:  # gpu-numba: the fused kernel on the sequence buffers, as _lstm_forward_gpu runs it
-        module, codes = fast
-        Z, A = xp.empty_like(XU), xp.empty_like(XU)
+    else:  # gpu-numba: the fused kernel on the sequence buffers, as recurrent_gpu.lstm_forward runs it
+        Z, G = xp.empty_like(XU), xp.empty_like(XU)
         C, S, H = (xp.empty((m, steps, u), dtype=XU.dtype) for _ in range(3))
 
         def sequence():
-            step = module.lstm_step_forward(XU, P, Z, A, C, S, H, *codes)  # once per op call
+            step = kernels.run("lstm_step_forward", XU, P, Z, G, C, S, H)  # once per op call
             for t in range(steps):
                 step(t)
             backend.synchronize()

@@ -38,7 +38,13 @@ to the folder above: ``njit`` below is ``numba.njit`` with the cache object that
 ``cache=True`` would have made (``Dispatcher.enable_caching``) replaced by one of
 Numba's own cache classes with that locator. The files, their format and when they
 go stale (a changed source, another Numba version or CPU) are Numba's; only the
-folder is ours. The CUDA kernels get the same treatment (``cuda_cached``).
+folder is ours, and what counts as the source. Numba stamps a cached function with its
+own file alone, but a kernel holds the machine code of every function it inlines or
+calls: the recurrent kernels compile in ``cpu/fastmath.py``'s activations, and every
+kernel the codes of ``activation_codes.py``. So a kernel's stamp covers the files of
+its own folder and the shared modules of ``kernels/`` beside this one: an edit to any of
+them compiles the kernels of that folder again, instead of loading stale code. The
+CUDA kernels get the same treatment (``cuda_cached``).
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ import tempfile
 import warnings
 
 import numba
-from numba.core.caching import (CompileResultCacheImpl, FunctionCache, _CacheLocator,
+from numba.core.caching import (CompileResultCacheImpl, FunctionCache, _CacheLocator, _hash_source_file,
                                 _SourceFileBackedLocatorMixin)
 from numba.misc.appdirs import AppDirs
 
@@ -157,6 +163,23 @@ class NnxpCacheLocator(_SourceFileBackedLocatorMixin, _CacheLocator):
 
     def get_cache_path(self):
         return self._cache_path
+
+    def get_source_stamp(self):
+        """The contents of every source the kernel may have compiled in (see the module
+        docstring): its folder's files and the shared files of ``kernels/``, by name."""
+        folder = os.path.dirname(os.path.abspath(self._py_file))
+        shared = os.path.dirname(os.path.abspath(__file__))
+        return tuple((path, _stamp(path)) for path in _sources(folder) + _sources(shared))
+
+
+def _sources(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, name) for name in os.listdir(folder) if name.endswith(".py"))
+
+
+def _stamp(path: str) -> bytes:
+    """Numba's own stamp of one file (a hash of its bytes, remembered per size and time)."""
+    info = os.stat(path)
+    return _hash_source_file(path, info.st_mtime, info.st_size)
 
 
 class _CompileResultCacheImpl(CompileResultCacheImpl):

@@ -74,17 +74,17 @@ def capture_launches() -> dict:
     for module in (conv_kernels, pool_kernels, recurrent_kernels):
         module.launch = capture
     recurrent_kernels.device_array = lambda array: array  # typed as the device array it would become
-    nnxp.ops.backend_of = lambda array: "gpu"  # NumPy arrays down the GPU path
+    nnxp.ops.backend_class_of = lambda array: nnxp.backend.GpuBackend  # NumPy arrays down the GPU path
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         X = rng.standard_normal((2, 5, 5, 2)).astype(dtype)
         W = rng.standard_normal((3, 3, 2, 3)).astype(dtype)
         padding = ((1, 1), (1, 1))
-        Z = conv.conv2d_forward(X, W, None, (1, 1), padding, kernels="numba")
-        conv.conv2d_backward(np.ones_like(Z), X, W, (1, 1), padding, kernels="numba")
+        Z = conv.conv2d_forward(X, W, None, (1, 1), padding, kernel_mode="numba")
+        conv.conv2d_backward(np.ones_like(Z), X, W, (1, 1), padding, kernel_mode="numba")
         for mode in ("max", "mean"):
-            A = pool.pool2d_forward(X, (2, 2), (2, 2), padding, mode, kernels="numba")
-            pool.pool2d_backward(np.ones_like(A), X, (2, 2), (2, 2), padding, mode, kernels="numba")
+            A = pool.pool2d_forward(X, (2, 2), (2, 2), padding, mode, kernel_mode="numba")
+            pool.pool2d_backward(np.ones_like(A), X, (2, 2), (2, 2), padding, mode, kernel_mode="numba")
         tanh, u = get_activation("tanh"), 3
         Xs = rng.standard_normal((2, 3, 2)).astype(dtype)
         for family, gates, count in (("rnn", 1, 1), ("gru", 3, 3), ("lstm", 4, 5)):
@@ -92,9 +92,9 @@ def capture_launches() -> dict:
             V = rng.standard_normal((u, gates * u)).astype(dtype)
             b = np.zeros(gates * u, dtype=dtype)
             extra = (np.zeros(u, dtype=dtype),) if family == "gru" else ()
-            caches = getattr(recurrent, f"{family}_forward")(Xs, U, V, b, *extra, *[tanh] * count, kernels="numba")
+            caches = getattr(recurrent, f"{family}_forward")(Xs, U, V, b, *extra, *[tanh] * count, kernel_mode="numba")
             dH = np.ones((2, 3, u), dtype=dtype)
-            getattr(recurrent, f"{family}_backward")(dH, Xs, U, V, *caches, *[tanh] * count, kernels="numba")
+            getattr(recurrent, f"{family}_backward")(dH, Xs, U, V, *caches, *[tanh] * count, kernel_mode="numba")
     return launches
 
 

@@ -13,7 +13,6 @@ import pytest
 from builders import blobs, classifier, parameters
 import nnxp
 from nnxp import backend as backend_module
-from nnxp.backend import numba_available
 from nnxp.backend import BackendUnavailable, get_backend, make_backend, set_backend, to_numpy, use_backend
 from nnxp.layers import Dense, Dropout, Embedding
 
@@ -29,7 +28,8 @@ def keep_current_backend():
 def test_set_get_and_use_backend():
     chosen = set_backend("cpu", dtype="float64", kernels="reference")
     assert get_backend() is chosen
-    assert (chosen.name, chosen.dtype_name, chosen.kernels) == ("cpu", "float64", "reference")
+    assert (chosen.name, chosen.dtype_name, chosen.kernel_mode) == ("cpu", "float64", "reference")
+    assert chosen.kernels == chosen.kernel_mode  # under set_backend's name for it, too
     assert chosen.dtype == np.float64 and chosen.xp.__name__.endswith("numpy")
     with use_backend("strict") as inner:
         assert get_backend() is inner and inner.name == "strict" and inner.dtype_name == "float32"
@@ -40,7 +40,7 @@ def test_set_get_and_use_backend():
     with pytest.raises(ZeroDivisionError), use_backend("strict"):
         1 / 0
     assert get_backend() is chosen  # restored after an error too
-    assert nnxp.set_dtype("float32").dtype_name == "float32" and get_backend().kernels == "reference"
+    assert nnxp.set_dtype("float32").dtype_name == "float32" and get_backend().kernel_mode == "reference"
     assert set_backend(chosen) is chosen
 
 
@@ -65,7 +65,7 @@ def run_python(code, **env):
 
 def test_environment_variables_choose_the_backend():
     code = ("import nnxp, numpy as np; b = nnxp.get_backend(); x = b.asarray(np.ones(2));"
-            "print(b.name, b.dtype_name, b.kernels, type(x).__module__.split('.')[0], x.dtype)")
+            "print(b.name, b.dtype_name, b.kernel_mode, type(x).__module__.split('.')[0], x.dtype)")
     result = run_python(code, NNXP_BACKEND="strict", NNXP_DTYPE="float64")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["strict", "float64", "reference", "array_api_strict", "array_api_strict.float64"]
@@ -83,9 +83,9 @@ def test_environment_variables_choose_the_backend():
 
 @pytest.fixture
 def fresh_probes():
-    backend_module._probe.cache_clear()
+    backend_module._probed.clear()
     yield
-    backend_module._probe.cache_clear()
+    backend_module._probed.clear()
 
 
 def test_gpu_without_cupy_says_what_is_missing_and_how_to_install(monkeypatch, fresh_probes):
@@ -191,49 +191,3 @@ def test_float32_stays_float32_through_training(array_backend, rng):
             assert model.embedding.dtrain.X.dtype == expected
             assert model.predict(X).probabilities.dtype == np.float32
             assert all(isinstance(v[-1], float) for v in model.history.history.values())
-
-
-def _blas_threads():
-    from threadpoolctl import threadpool_info
-
-    counts = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
-    assert len(counts) == 1, counts
-    return counts.pop()
-
-
-@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
-def test_thread_policy_gives_blas_one_thread_beside_the_numba_kernels():
-    """Numba kernels own the cores, BLAS gets one thread; the reference code gets BLAS on
-    every thread; an explicit blas= count wins; leaving use_backend restores the policy."""
-    try:
-        nnxp.set_num_threads(2)
-        with nnxp.use_backend("cpu", kernels="reference"):
-            assert _blas_threads() == 2
-            with nnxp.use_backend("cpu", kernels="numba"):
-                assert _blas_threads() == 1
-            assert _blas_threads() == 2
-        nnxp.set_num_threads(2, blas=2)
-        with nnxp.use_backend("cpu", kernels="numba"):
-            assert _blas_threads() == 2
-    finally:
-        nnxp.backend._threads = nnxp.backend._blas_threads = None
-
-
-@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
-@pytest.mark.parametrize("environment, expected", [
-    ({}, "20000"),  # nothing said: a brief spin, then sleep
-    ({"OMP_WAIT_POLICY": "PASSIVE"}, None),  # the user's policy is left alone
-    ({"GOMP_SPINCOUNT": "5"}, "5"),
-])
-def test_kernel_threads_spin_briefly_unless_told_otherwise(environment, expected):
-    """Importing the CPU kernels sets how Numba's OpenMP workers wait (see
-    nnxp.kernels.cpu), before the pool starts, and never overrides the environment."""
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    env.update(environment)
-    code = "import os, nnxp; nnxp.set_num_threads(1); print(os.environ.get('GOMP_SPINCOUNT'))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(expected)

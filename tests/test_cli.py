@@ -133,9 +133,8 @@ def test_no_gpu_is_one_line_and_status_1_for_the_option_and_the_variable(monkeyp
     is missing and how to install it, on one line, without a traceback."""
     from nnxp import backend
 
-    real_probe = backend._probe
-    monkeypatch.setattr(backend, "_probe", lambda name: (False, f"CuPy is not installed; {backend.GPU_INSTALL_HINT}")
-                        if name == "gpu" else real_probe(name))
+    monkeypatch.setattr(backend.GpuBackend, "probe",
+                        classmethod(lambda cls: (False, f"CuPy is not installed; {backend.GPU_INSTALL_HINT}")))
     assert cli.main(["demo", "--backend", "gpu"]) == 1
     monkeypatch.setenv("NNXP_BACKEND", "gpu")
     assert cli.main(["demo"]) == 1
@@ -187,14 +186,26 @@ def test_a_missing_extra_is_one_line_naming_the_extra(missing, command, extra, t
     assert not list(tmp_path.iterdir())  # nothing was written
 
 
-def test_warmup_runs_every_kernel_backed_layer_in_both_dtypes(capsys):
+def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
+    """nnxp warmup (nnxp.ops.warmup) compiles every kernel, both variants of the recurrent
+    ones and both paths of max pooling's backward, at the sizes kernels/cpu says reach them."""
     pytest.importorskip("numba")
+    from nnxp.kernels import cpu
+
     assert cli.main(["warmup"]) == 0
-    assert "kernel-backed layers ready on cpu" in capsys.readouterr().out
-    names = cli.warmup_kernels("cpu")
-    for layer in ("Convolution", "Pooling max", "Pooling mean", "Pooling min", "Pooling max, 8 channels", "RNN",
-                  "GRU", "LSTM", "RNN, 2 samples", "GRU, 2 samples", "LSTM, 2 samples"):
-        assert f"{layer} float32" in names and f"{layer} float64" in names
+    out = capsys.readouterr().out
+    assert "kernel-backed op runs done on cpu" in out and "float32 and float64" in out
+    small, large = cpu.WARM_UP["samples"]
+    assert small < cpu.recurrent.parallel_threshold <= large and cpu.chunks.gradient_chunks(large) >= 2
+    assert min(cpu.WARM_UP["channels"]) < cpu.pool.LANES <= max(cpu.WARM_UP["channels"])
+    from nnxp.backend import make_backend
+    from nnxp.ops.warmup import warm_up
+
+    for dtype in ("float32", "float64"):
+        names = warm_up(make_backend("cpu", dtype, "numba"))
+        for op in ("conv2d", "pool2d max", "pool2d mean", "pool2d min", "rnn", "gru", "lstm"):
+            assert f"{op}, {small} samples" in names and f"{op}, {large} samples" in names, (op, names)
+        assert f"pool2d max, {cpu.pool.LANES} channels" in names
     from nnxp.kernels.cpu import pool  # every pooling kernel is compiled for both dtypes
 
     for kernel in (pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output):

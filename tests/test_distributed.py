@@ -59,9 +59,10 @@ def run_worker(ranks: int, mode: str, out: Path, timeout: float = RUN_TIMEOUT, *
 @pytest.fixture(scope="module")
 def one_process():
     """Every case trained here, on one process without nnxp.distributed: the reference."""
-    from nnxp.cli import warmup_kernels
+    from nnxp.backend import make_backend
+    from nnxp.ops.warmup import warm_up
 
-    warmup_kernels("cpu", dtypes=("float64",))  # the ranks then load the kernels from Numba's cache
+    warm_up(make_backend("cpu", "float64", "numba"))  # the ranks then load the kernels from Numba's cache
     with nnxp.use_backend("cpu", dtype="float64"):
         return {case: worker.train_case(case) for case in worker.CASES}
 

@@ -104,7 +104,7 @@ def test_reference_pages_show_the_module_docstrings(site):
     for module in ("activations", "losses", "metrics", "optimizers", "initializers", "schedules"):
         assert first_line(getattr(nnxp, module).__doc__) in text_of(site / "reference" / f"{module}.html"), module
     assert first_line(nnxp.ops.__doc__) in text_of(site / "kernels.html")
-    assert lines(inspect.getsource(nnxp.ops.fast_kernels)) in "\n".join(lines(b) for b in code_blocks(site / "kernels.html"))
+    assert lines(inspect.getsource(nnxp.ops.kernels_for)) in "\n".join(lines(b) for b in code_blocks(site / "kernels.html"))
     assert first_line(nnxp.backend.__doc__) in text_of(site / "backends.html")
 
 
@@ -152,7 +152,7 @@ def test_captured_demo_output_matches_what_the_demo_prints_now(capsys, monkeypat
     its table changes, run that script again (this test says so)."""
     pytest.importorskip("sklearn", reason="the demo's digits ship with scikit-learn")
     monkeypatch.delenv("COLUMNS", raising=False)  # captured as a log is: 160 columns
-    from nnxp.cli import demo_model
+    from nnxp.demos import demo_model
 
     with nnxp.use_backend("cpu", dtype="float32"):
         model, settings = demo_model("mlp")

@@ -23,7 +23,7 @@ from builders import blobs
 import nnxp
 from nnxp import Model, ModelFileError, read_model
 from nnxp.backend import to_numpy
-from nnxp.io import _sha256
+from nnxp.saving import checksum
 from nnxp.layers import Dense, Embedding
 
 
@@ -56,7 +56,7 @@ def forge(source, target, config_change=None, arrays_change=None, raw_config=Non
     if config_change:
         config = config_change(config) or config
     if checksums and isinstance(config, dict) and "checksums" in config:
-        config["checksums"] = {key: _sha256(value) for key, value in arrays.items()}
+        config["checksums"] = {key: checksum(value) for key, value in arrays.items()}
     config_bytes = raw_config if raw_config is not None else json.dumps(config).encode()
     arrays["__config__"] = np.frombuffer(config_bytes, dtype=np.uint8)
     arrays["__digest__"] = np.frombuffer(hashlib.sha256(config_bytes).hexdigest().encode(), dtype=np.uint8)

@@ -121,7 +121,7 @@ def temporaries(folder):
 
 @posix
 def test_the_next_write_removes_what_killed_writes_left(model, tmp_path):
-    from nnxp.io import _host
+    from nnxp.saving import _host
 
     path = tmp_path / "model.npz"
     tests = os.path.dirname(os.path.abspath(__file__))
@@ -138,7 +138,7 @@ def test_the_next_write_removes_what_killed_writes_left(model, tmp_path):
 
 @posix
 def test_a_running_write_and_files_not_ours_are_left_alone(model, tmp_path):
-    from nnxp.io import STALE_AFTER, _host
+    from nnxp.saving import STALE_AFTER, _host
 
     running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     ended = subprocess.Popen([sys.executable, "-c", "pass"])

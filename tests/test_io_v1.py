@@ -40,3 +40,18 @@ def test_the_fixtures_cover_what_version_1_could_hold():
     assert set(EXPECTED) == {"mlp", "cnn", "lstm", "batchnorm"}
     assert any(key.startswith("opt/1/W/") for key in EXPECTED["cnn"]["sums"])  # Adam's moments of the filters
     assert "p/2/running_var" in EXPECTED["batchnorm"]["sums"]
+
+
+def test_the_number_of_gates_saved_as_G_loads_as_gates(tmp_path):
+    """nnxp 0.1 kept a recurrent layer's number of gates as d["G"], the name of its gate
+    values (fc["G"]) too; it is d["gates"] now. The loader reads the old name under the
+    new one (nnxp.io.RENAMED_DIMENSIONS), and the model is written back with the new one."""
+    with open(os.path.join(HERE, "lstm.npz"), "rb") as stream:
+        saved = json.loads(np.load(stream)["__config__"].tobytes())
+    lstm_index = next(i for i, entry in enumerate(saved["layers"]) if entry["class"] == "LSTM")
+    assert saved["layers"][lstm_index]["state"]["d"]["G"] == 4  # the fixture holds the old name
+    with nnxp.use_backend("cpu", dtype="float64", kernels="reference"):
+        model = read_model(os.path.join(HERE, "lstm.npz"))
+        assert model.layers[lstm_index].d["gates"] == 4 and "G" not in model.layers[lstm_index].d
+        again = read_model(model.write(tmp_path / "again.npz"))
+        assert again.layers[lstm_index].d == model.layers[lstm_index].d

@@ -1,6 +1,6 @@
 """The Numba CPU kernels of convolution and pooling against the array-API reference.
 
-Each op is called twice with the same NumPy arrays, kernels="numba" and "reference":
+Each op is called twice with the same NumPy arrays, kernel_mode="numba" and "reference":
 float64 results agree to 1e-12 relative, float32 results to float32 precision. The
 grids cover strides, every padding form, odd sizes, channel counts, ties in max and
 min pooling, and the first-layer shortcut (need_dX=False).
@@ -49,10 +49,10 @@ def test_conv_kernels_match_the_reference(dtype, rng):
         X = rng.standard_normal((config["batch"], *config["image"], config["channels"])).astype(dtype)
         W = rng.standard_normal((*k, config["channels"], config["F"])).astype(dtype)
         b = rng.standard_normal(config["F"]).astype(dtype) if config["bias"] else None
-        Z = {mode: conv2d_forward(X, W, b, s, padding, kernels=mode) for mode in ("numba", "reference")}
+        Z = {mode: conv2d_forward(X, W, b, s, padding, kernel_mode=mode) for mode in ("numba", "reference")}
         dZ = rng.standard_normal(Z["reference"].shape).astype(dtype)
-        grads = {mode: conv2d_backward(dZ, X, W, s, padding, kernels=mode) for mode in ("numba", "reference")}
-        first_layer = conv2d_backward(dZ, X, W, s, padding, need_dX=False, kernels="numba")
+        grads = {mode: conv2d_backward(dZ, X, W, s, padding, kernel_mode=mode) for mode in ("numba", "reference")}
+        first_layer = conv2d_backward(dZ, X, W, s, padding, need_dX=False, kernel_mode="numba")
         errors = {"Z": relative_error(Z["numba"], Z["reference"])}
         errors.update({name: relative_error(a, r) for name, a, r in zip(("dX", "dW", "db"), grads["numba"], grads["reference"])})
         errors["dW without dX"] = relative_error(first_layer[1], grads["reference"][1])
@@ -72,11 +72,11 @@ def test_pool_kernels_match_the_reference(dtype, rng):
         k, s, padding = config["window"]
         X = rng.standard_normal((config["batch"], *config["image"], config["channels"]))
         X = (np.round(X) if config["ties"] else X).astype(dtype)
-        A = {mode: pool2d_forward(X, k, s, padding, config["mode"], kernels=mode) for mode in ("numba", "reference")}
+        A = {mode: pool2d_forward(X, k, s, padding, config["mode"], kernel_mode=mode) for mode in ("numba", "reference")}
         dA = rng.standard_normal(A["reference"].shape).astype(dtype)
-        dX = {mode: pool2d_backward(dA, X, k, s, padding, config["mode"], kernels=mode) for mode in ("numba", "reference")}
+        dX = {mode: pool2d_backward(dA, X, k, s, padding, config["mode"], kernel_mode=mode) for mode in ("numba", "reference")}
         # given the forward's output, the kernel finds max / min pixels by equality (8+ channels)
-        dX_from_A = pool2d_backward(dA, X, k, s, padding, config["mode"], kernels="numba", A=A["numba"])
+        dX_from_A = pool2d_backward(dA, X, k, s, padding, config["mode"], kernel_mode="numba", A=A["numba"])
         errors = {"A": relative_error(A["numba"], A["reference"]), "dX": relative_error(dX["numba"], dX["reference"]),
                   "dX from A": relative_error(dX_from_A, dX["reference"])}
         bad = {name: f"{e:.1e}" for name, e in errors.items() if not e <= TOLERANCE[dtype]}

@@ -29,7 +29,7 @@ import nnxp
 import nnxp.ops
 from gradcheck import assert_close
 from nnxp.activations import LReLU, get_activation
-from nnxp.backend import available_backends, to_numpy
+from nnxp.backend import GpuBackend, available_backends, to_numpy
 from nnxp.layers import GRU, LSTM, RNN, Convolution, Pooling
 
 cuda_kernels = pytest.importorskip("nnxp.kernels.cuda", reason="numba-cuda is not installed")
@@ -41,7 +41,7 @@ SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
 @pytest.fixture
 def on_gpu_path(monkeypatch):
-    """Layers on the ``cpu`` backend with kernels="numba" take the GPU code path."""
+    """Layers on the ``cpu`` backend in the kernel mode "numba" take the GPU code path."""
     if not SIMULATOR:
         pytest.skip("a GPU is present: the gpu-marked tests run these comparisons on CuPy arrays")
     from numba.cuda.simulator.cudadrv.devicearray import FakeCUDAArray
@@ -52,7 +52,7 @@ def on_gpu_path(monkeypatch):
         configured = launch.launch(kernel, count)
         return lambda *args: configured(*(FakeCUDAArray(a) if isinstance(a, np.ndarray) else a for a in args))
 
-    monkeypatch.setattr(nnxp.ops, "backend_of", lambda array: "gpu")  # every array goes to kernels.cuda
+    monkeypatch.setattr(nnxp.ops, "backend_class_of", lambda array: GpuBackend)  # every array goes to kernels.cuda
     for module in (conv, pool, recurrent):
         monkeypatch.setattr(module, "launch", device_views)
     monkeypatch.setattr(recurrent, "device_array", FakeCUDAArray)
@@ -206,9 +206,9 @@ def recurrent_op_calls(family, rng, T=4, layout=lambda a: a):
     extra = (rng.standard_normal(u),) if family == "gru" else ()
     tanh = [get_activation("tanh")] * count
     forward, backward = getattr(ops, f"{family}_forward"), getattr(ops, f"{family}_backward")
-    return (lambda kernels: forward(layout(X), U, V, b, *extra, *tanh, kernels=kernels),
-            lambda caches, kernels: backward(layout(dH), layout(X), U, V, *map(layout, caches), *tanh,
-                                             kernels=kernels))
+    return (lambda mode: forward(layout(X), U, V, b, *extra, *tanh, kernel_mode=mode),
+            lambda caches, mode: backward(layout(dH), layout(X), U, V, *map(layout, caches), *tanh,
+                                          kernel_mode=mode))
 
 
 def test_recurrent_ops_convert_once_then_launch_once_per_step(on_gpu_path, monkeypatch):
@@ -301,11 +301,15 @@ def test_float32_stays_float32_on_the_gpu_path(on_gpu_path):
 # --------------------------------------------------------------------------- kernels and the CPU's
 
 
-def test_activation_codes_match_the_cpu_kernels():
-    from nnxp.kernels.cpu.recurrent import RECURRENT_ACTIVATIONS
+def test_activation_codes_are_the_cpu_kernels_own():
+    """One table, kernels/activation_codes.py, for both kernel packages; every name in
+    it is an activation of nnxp, and no two share a code."""
+    from nnxp.kernels import activation_codes, cpu
 
-    assert cuda_kernels.RECURRENT_ACTIVATIONS == RECURRENT_ACTIVATIONS
-    for name in RECURRENT_ACTIVATIONS:
+    assert cuda_kernels.RECURRENT_ACTIVATIONS is activation_codes.RECURRENT_ACTIVATIONS
+    assert cpu.RECURRENT_ACTIVATIONS is activation_codes.RECURRENT_ACTIVATIONS
+    assert len(set(activation_codes.RECURRENT_ACTIVATIONS.values())) == len(activation_codes.RECURRENT_ACTIVATIONS)
+    for name in activation_codes.RECURRENT_ACTIVATIONS:
         assert get_activation(name).name == name
 
 

@@ -1,147 +1,75 @@
-"""One model, several threads: predictions never see another call's training mode or caches.
+"""nnxp.threads: the thread policy (BLAS beside the Numba kernels) follows the backend in
+use, an explicit count wins, and importing the CPU kernels sets how Numba's workers wait."""
 
-Training mode is a property of the call (``nnxp.layers.base.call_mode``), not of the
-shared layer objects: ``predict``, ``evaluate`` and ``forward(X, training=False)`` run
-their layers in evaluation mode with caches of their own, and flip nothing that
-another thread reads.
-"""
-
-import os
-import subprocess
-import sys
-import textwrap
-import threading
-
-import numpy as np
 import pytest
 
-from builders import blobs
-from nnxp import Model
-from nnxp.layers import BatchNorm, Dense, Dropout, Embedding
+import nnxp
+from nnxp import backend as backend_module
+from nnxp.backend import numba_available
 
 
-@pytest.fixture
-def model(rng):
-    X, labels = blobs(rng, m=120, features=5)
-    model = Model([Embedding(X, labels, Y_encode=True, batch_size=16, seed=0), Dense(16, "relu"), BatchNorm(),
-                   Dropout(0.5), Dense(3, "softmax")])
-    model.initialize(loss="CCE", seed=1, verbose=False)
-    model.train(epochs=2, verbose=0)  # running statistics far from their initial 0 and 1
-    return model, X
+@pytest.fixture(autouse=True)
+def keep_current_backend_and_counts():
+    """Each test may set the backend and the counts; the next one finds them as they were."""
+    saved = backend_module._current, nnxp.threads._threads, nnxp.threads._blas_threads
+    yield
+    backend_module._current, nnxp.threads._threads, nnxp.threads._blas_threads = saved
 
 
-def in_threads(work, threads=4):
-    """Run work(index) in each thread, all started together; the results in order."""
-    start, results, errors = threading.Barrier(threads), [None] * threads, []
+def _blas_threads():
+    from threadpoolctl import threadpool_info
 
-    def run(index):
-        start.wait()
-        try:
-            results[index] = work(index)
-        except BaseException as error:  # reported below, not lost in the thread
-            errors.append(error)
-
-    workers = [threading.Thread(target=run, args=(index,)) for index in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors, errors
-    return results
+    counts = {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    assert len(counts) == 1, counts
+    return counts.pop()
 
 
-def test_four_threads_predicting_get_the_single_thread_answer(model):
-    model, X = model
-    expected = model.predict(X).probabilities
-    results = in_threads(lambda index: [model.predict(X).probabilities for _ in range(50)])
-    wrong = sum(not np.array_equal(got, expected) for predictions in results for got in predictions)
-    assert wrong == 0, f"{wrong} of 200 predictions differ from the single-thread answer"
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+def test_thread_policy_gives_blas_one_thread_beside_the_numba_kernels():
+    """Numba kernels own the cores, BLAS gets one thread; the reference code gets BLAS on
+    every thread; an explicit blas= count wins; leaving use_backend restores the policy."""
+    try:
+        nnxp.set_num_threads(2)
+        with nnxp.use_backend("cpu", kernels="reference"):
+            assert _blas_threads() == 2
+            with nnxp.use_backend("cpu", kernels="numba"):
+                assert _blas_threads() == 1
+            assert _blas_threads() == 2
+        nnxp.set_num_threads(2, blas=2)
+        with nnxp.use_backend("cpu", kernels="numba"):
+            assert _blas_threads() == 2
+    finally:
+        nnxp.threads._threads = nnxp.threads._blas_threads = None
 
 
-def test_evaluate_and_forward_in_evaluation_mode_from_threads(model):
-    model, X = model
-    Y = np.argmax(model.predict(X).probabilities, axis=1)  # labels, encoded as in training
-    expected_values, expected_A = model.evaluate(X, Y), model.predict(X).probabilities
-    X_backend = model.backend.asarray(X)
-
-    def work(index):
-        if index % 2:
-            return [model.evaluate(X, Y) == expected_values for _ in range(20)]
-        return [np.array_equal(np.asarray(model.forward(X_backend, training=False)), expected_A) for _ in range(20)]
-
-    assert all(all(agreed) for agreed in in_threads(work))
-
-
-def test_predicting_beside_training_disturbs_neither(rng):
-    """One thread runs training passes (forward, backward) while another predicts: the
-    gradients are those of the same passes run alone, and every prediction is the
-    evaluation-mode answer (no optimizer step, no BatchNorm here: the weights stay put)."""
-    X, labels = blobs(rng, m=80, features=5)
-    model = Model([Embedding(X, labels, Y_encode=True, batch_size=40, seed=0), Dense(16, "tanh"), Dropout(0.5),
-                   Dense(3, "softmax")])
-    model.initialize(loss="CCE", seed=1, verbose=False)
-    batch = model.embedding.training_batches()[0]
-    dropout, expected = model.layers[2], model.predict(X).probabilities
-
-    def training_passes():
-        gradients = []
-        for _ in range(15):
-            A = model.forward(batch.X)
-            model.backward(*model.loss_gradient(A, batch.Y))
-            gradients.append([np.asarray(layer.g["dW"]).copy() for layer in (model.layers[1], model.layers[3])])
-        return gradients
-
-    model.forward(batch.X)  # the mask stream exists from here on
-    masks = dropout.random.state
-    alone = training_passes()
-    dropout.random.state = masks  # the same masks again
-
-    def work(index):
-        if index == 0:
-            return training_passes()
-        return [np.array_equal(model.predict(X).probabilities, expected) for _ in range(30)]
-
-    together, predictions = in_threads(work, threads=2)
-    assert all(predictions)
-    for step, (got, want) in enumerate(zip(together, alone)):
-        for g, w in zip(got, want):
-            np.testing.assert_array_equal(g, w, err_msg=f"training pass {step}")
+def test_the_policy_asks_the_backend_not_its_name():
+    """The strict backend (for tests) and the gpu one leave BLAS alone: their classes say
+    so (thread_policy), and applying the policy for them changes no count."""
+    pytest.importorskip("threadpoolctl")
+    with nnxp.use_backend("cpu", kernels="reference"):
+        before = _blas_threads()
+        for cls in (backend_module.StrictBackend, backend_module.GpuBackend):
+            assert not cls.thread_policy
+            nnxp.threads.apply_policy(cls(cls.name, "float32", "reference"))
+            assert _blas_threads() == before
+    assert backend_module.CpuBackend.thread_policy and nnxp.threads.apply_policy in backend_module._listeners
 
 
-@pytest.mark.parametrize("layer", ["workqueue", "default"])
-def test_threads_predicting_through_the_kernels(layer, tmp_path):
-    """A CNN and an LSTM on the numba kernels, four threads at once: every prediction
-    equals the single-thread one, also on Numba's workqueue pool (not thread-safe: a
-    second call while one runs would abort the process), where calls take turns."""
-    pytest.importorskip("numba")
-    script = textwrap.dedent("""
-        import threading, numba, numpy as np, nnxp
-        from nnxp.layers import LSTM, Convolution, Dense, Embedding, Flatten, Pooling
-        nnxp.set_backend("cpu", kernels="numba")
-        rng = np.random.default_rng(0)
-        labels = rng.integers(2, size=32)
-        models = []
-        for X, body in ((rng.standard_normal((32, 6, 6, 1)), [Convolution(2, 3), Pooling(2), Flatten()]),
-                        (rng.standard_normal((32, 4, 3)), [LSTM(4)])):
-            model = nnxp.Model([Embedding(X, labels, Y_encode=True, batch_size=16, seed=0), *body,
-                                Dense(2, "softmax")])
-            model.initialize(loss="CCE", seed=0, verbose=False)
-            models.append((model, X, model.predict(X).probabilities))
-        wrong = []
-        def work():
-            for _ in range(15):
-                for model, X, expected in models:
-                    wrong.append(not np.array_equal(model.predict(X).probabilities, expected))
-        threads = [threading.Thread(target=work) for _ in range(4)]
-        [thread.start() for thread in threads]
-        [thread.join() for thread in threads]
-        print(numba.threading_layer(), sum(wrong), len(wrong))
-    """)
-    environment = dict(os.environ)
-    if layer == "workqueue":
-        environment["NUMBA_THREADING_LAYER"] = "workqueue"
-    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
-                          cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    used, wrong, total = done.stdout.split()
-    assert (wrong, total) == ("0", "120") and (used == "workqueue" or layer == "default")
+@pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "20000"),  # nothing said: a brief spin, then sleep
+    ({"OMP_WAIT_POLICY": "PASSIVE"}, None),  # the user's policy is left alone
+    ({"GOMP_SPINCOUNT": "5"}, "5"),
+])
+def test_kernel_threads_spin_briefly_unless_told_otherwise(environment, expected):
+    """Importing the CPU kernels sets how Numba's OpenMP workers wait (see
+    nnxp.kernels.cpu), before the pool starts, and never overrides the environment."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(environment)
+    code = "import os, nnxp; nnxp.set_num_threads(1); print(os.environ.get('GOMP_SPINCOUNT'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(expected)

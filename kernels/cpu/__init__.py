@@ -37,8 +37,8 @@ if "OMP_WAIT_POLICY" not in os.environ:
 
 from .conv import conv2d_backward, conv2d_forward  # noqa: E402  (after the setting above)
 from .pool import pool2d_backward, pool2d_forward  # noqa: E402
+from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: E402
 from .recurrent import (  # noqa: E402
-    RECURRENT_ACTIVATIONS,
     gru_backward,
     gru_forward,
     lstm_backward,
@@ -46,6 +46,17 @@ from .recurrent import (  # noqa: E402
     rnn_backward,
     rnn_forward,
 )
+
+from .chunks import CHUNK_SAMPLES  # noqa: E402
+from .pool import LANES  # noqa: E402
+from .recurrent import parallel_threshold  # noqa: E402
+
+# What ``nnxp.ops.warmup`` runs so that every compiled variant exists: a batch under the
+# recurrent kernels' parallel_threshold (their serial variants) and one over it with two
+# chunks of gradient sums (the parallel ones); pooling with fewer channels than its SIMD
+# path needs, and with as many (LANES).
+WARM_UP = {"samples": (max(1, parallel_threshold - 1), max(parallel_threshold, 2 * CHUNK_SAMPLES)),
+           "channels": (1, LANES)}
 
 _one_at_a_time = threading.Lock()
 
@@ -75,5 +86,5 @@ conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward = map(
 rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward = map(
     _thread_safe, (rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward))
 
-__all__ = ["conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
+__all__ = ["WARM_UP", "conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_forward", "rnn_backward", "gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]

@@ -31,7 +31,6 @@ for 8 channels and more it measured 1.7-2x faster (W2's pooling, 32x26x26x8: 177
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 

@@ -38,10 +38,10 @@ Kernels compile at first use for each dtype (float32, float64) and array layout,
 and are cached on disk.
 """
 
+from ..activation_codes import RECURRENT_ACTIVATIONS
 from .conv import col2im, im2col
 from .pool import pool2d_backward, pool2d_forward
 from .recurrent import (
-    RECURRENT_ACTIVATIONS,
     gru_step_backward,
     gru_step_forward,
     lstm_step_backward,
@@ -52,6 +52,10 @@ from .recurrent import (
 
 ON_DEVICE = True
 
-__all__ = ["ON_DEVICE", "im2col", "col2im", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
+# What ``nnxp.ops.warmup`` runs: one of each. A CUDA kernel is compiled once per dtype
+# and array layout, whatever the sizes, and has no variants.
+WARM_UP = {"samples": (2,), "channels": (2,)}
+
+__all__ = ["ON_DEVICE", "WARM_UP", "im2col", "col2im", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_step_forward", "rnn_step_backward", "gru_step_forward", "gru_step_backward", "lstm_step_forward",
            "lstm_step_backward"]

@@ -23,7 +23,7 @@ stream at every launch.)
 
 What a launch costs on the host. That DLPack conversion is paid for every CuPy
 argument at every launch. Measured on an H100 (numba-cuda 0.30.4, CuPy 14.2,
-``benchmarks/gpu_launch_overhead.py``), one launch of a kernel with 8 arrays:
+``benchmarks/probes/gpu_launch_overhead.py``), one launch of a kernel with 8 arrays:
 
     ~287 us   given 8 CuPy arrays (~30 us a conversion)
      ~93 us   given 8 Numba device arrays, converted once before (``device_array``)

@@ -19,7 +19,7 @@ no copy), configures the launch once, and returns ``step(t)``, which launches th
 kernel on step t with the same objects (~93 us for 8 device arrays, see launch.py).
 
 What a step needs from the step before comes from the buffers: the previous state is
-step t-1 of H (or C), zero at t = 0. The rest lives in small (m, u) or (m, G*u) buffers
+step t-1 of H (or C), zero at t = 0. The rest lives in small (m, u) or (m, gates*u) buffers
 that the op and the kernels update in place between launches, all on one stream, so in
 order: P (the op copies h_{t-1} V into it before each forward step), and going back
 dh_next (what step t+1 sends to h_t) and, for the LSTM, dc (what it sends to C_t).
@@ -31,8 +31,8 @@ gate (columns k, u + k, ... of the gate rows), so neighbouring threads touch
 neighbouring columns and every access coalesces. Buffers may be strided views (dH from
 the layer above): the kernels index them as they are.
 
-Activations come as the codes of ``RECURRENT_ACTIVATIONS`` (those of the CPU
-kernels); the op keeps the reference step for any other. The formulas are the
+Activations come as the codes of ``RECURRENT_ACTIVATIONS`` (``kernels/activation_codes.py``,
+shared with the CPU kernels); the op keeps the reference step for any other. The formulas are the
 reference's (stable sigmoid from exp(-|z|), the library's tanh), and every constant
 takes the dtype of the data (``dtype.type(1)``): float32 stays float32.
 """
@@ -43,16 +43,14 @@ import math
 
 from numba import cuda
 
+from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: F401  (the codes these kernels take)
+from ..activation_codes import RELU, SIGMOID, SOFTSIGN, TANH
 from ..cache import cuda_cached
 from .launch import device_array, launch
 
-IDENTITY, SIGMOID, TANH, RELU, SOFTSIGN = 0, 1, 2, 3, 4
-RECURRENT_ACTIVATIONS = {"identity": IDENTITY, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU,
-                         "softsign": SOFTSIGN}
-
 
 # --------------------------------------------------------------------------- launchers
-# Shapes: m samples, T steps, u units; the gate buffers have G*u columns, [gate 1 | ...].
+# Shapes: m samples, T steps, u units; the gate buffers have gates*u columns, [gate 1 | ...].
 # Each returns step(t); the kernel fills step t of the buffers named as outputs.
 
 
@@ -76,35 +74,35 @@ def rnn_step_backward(dH, dh_next, Z, H, dZ, activation):
     return _steps(_rnn_backward, H, (dH, dh_next, Z, H, dZ), (activation,))
 
 
-def gru_step_forward(XU, P, bh, Z, A, Hn, H, activation, reset_gate, update_gate):
-    """Step t of Z, A (m, T, 3u) = [Z_r|Z_z|Z_n], [r|z|n], and Hn, H (m, T, u); XU (m, T, 3u),
+def gru_step_forward(XU, P, bh, Z, G, Hn, H, activation, reset_gate, update_gate):
+    """Step t of Z, G (m, T, 3u) = [Z_r|Z_z|Z_n], [r|z|n], and Hn, H (m, T, u); XU (m, T, 3u),
     P = h_{t-1} V (m, 3u), bh (u,)."""
-    return _steps(_gru_forward, H, (XU, P, bh, Z, A, Hn, H),
+    return _steps(_gru_forward, H, (XU, P, bh, Z, G, Hn, H),
                   (activation, reset_gate, update_gate))
 
 
-def gru_step_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, activation, reset_gate, update_gate):
+def gru_step_backward(dH, dh_next, H, Z, G, Hn, dZ, dP, activation, reset_gate, update_gate):
     """Step t of dZ, dP (m, T, 3u) = [dZ_r|dZ_z|dZ_n], [dZ_r|dZ_z|dHn]. dh_next (m, u): read as
     what step t+1 sends to h_t, then overwritten with dh z, the direct part of dh_{t-1}
     (the op adds dP_t V^T before step t-1)."""
-    return _steps(_gru_backward, H, (dH, dh_next, H, Z, A, Hn, dZ, dP),
+    return _steps(_gru_backward, H, (dH, dh_next, H, Z, G, Hn, dZ, dP),
                   (activation, reset_gate, update_gate))
 
 
-def lstm_step_forward(XU, P, Z, A, C, S, H, activation, candidate_activation, input_gate, forget_gate,
+def lstm_step_forward(XU, P, Z, G, C, S, H, activation, candidate_activation, input_gate, forget_gate,
                       output_gate):
-    """Step t of Z, A (m, T, 4u) = [Z_i|Z_f|Z_g|Z_o], [i|f|g|o], and C, S, H (m, T, u); XU (m, T, 4u),
+    """Step t of Z, G (m, T, 4u) = [Z_i|Z_f|Z_g|Z_o], [i|f|g|o], and C, S, H (m, T, u); XU (m, T, 4u),
     P = h_{t-1} V (m, 4u)."""
-    return _steps(_lstm_forward, H, (XU, P, Z, A, C, S, H),
+    return _steps(_lstm_forward, H, (XU, P, Z, G, C, S, H),
                   (activation, candidate_activation, input_gate, forget_gate, output_gate))
 
 
-def lstm_step_backward(dH, dh_next, dc, C, S, Z, A, dZ, activation, candidate_activation, input_gate,
+def lstm_step_backward(dH, dh_next, dc, C, S, Z, G, dZ, activation, candidate_activation, input_gate,
                        forget_gate, output_gate):
     """Step t of dZ (m, T, 4u) = [dZ_i|dZ_f|dZ_g|dZ_o]. dh_next (m, u): what step t+1 sends to h_t
     (the op sets it to dZ_t V^T before step t-1). dc (m, u): read as dL/dC_t from step t+1,
     overwritten with dL/dC_{t-1} through the cell."""
-    return _steps(_lstm_backward, C, (dH, dh_next, dc, C, S, Z, A, dZ),
+    return _steps(_lstm_backward, C, (dH, dh_next, dc, C, S, Z, G, dZ),
                   (activation, candidate_activation, input_gate, forget_gate, output_gate))
 
 
@@ -188,7 +186,7 @@ def _rnn_backward(dH, dh_next, Z, H, dZ, t, code):
 
 @cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
 @cuda.jit
-def _gru_forward(XU, P, bh, Z, A, Hn, H, t, code_n, code_r, code_z):
+def _gru_forward(XU, P, bh, Z, G, Hn, H, t, code_n, code_r, code_z):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
     if e >= m * u:
@@ -203,21 +201,21 @@ def _gru_forward(XU, P, bh, Z, A, Hn, H, t, code_n, code_r, code_z):
     z_n = XU[n, t, 2 * u + k] + r * hn
     candidate = _activate(code_n, z_n, one, zero)
     Z[n, t, k], Z[n, t, u + k], Z[n, t, 2 * u + k] = z_r, z_z, z_n
-    A[n, t, k], A[n, t, u + k], A[n, t, 2 * u + k] = r, z, candidate
+    G[n, t, k], G[n, t, u + k], G[n, t, 2 * u + k] = r, z, candidate
     Hn[n, t, k] = hn
     H[n, t, k] = (one - z) * candidate + z * _previous(H, n, t, k, zero)
 
 
 @cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
 @cuda.jit
-def _gru_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, t, code_n, code_r, code_z):
+def _gru_backward(dH, dh_next, H, Z, G, Hn, dZ, dP, t, code_n, code_r, code_z):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
     if e >= m * u:
         return
     n, k = e // u, e % u
     one, zero = H.dtype.type(1), H.dtype.type(0)
-    r, z, candidate = A[n, t, k], A[n, t, u + k], A[n, t, 2 * u + k]
+    r, z, candidate = G[n, t, k], G[n, t, u + k], G[n, t, 2 * u + k]
     dh = dH[n, t, k] + dh_next[n, k]
     dz_n = _backward(code_n, dh * (one - z), Z[n, t, 2 * u + k], candidate, one, zero)
     dhn = dz_n * r
@@ -233,7 +231,7 @@ def _gru_backward(dH, dh_next, H, Z, A, Hn, dZ, dP, t, code_n, code_r, code_z):
 
 @cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
 @cuda.jit
-def _lstm_forward(XU, P, Z, A, C, S, H, t, code_c, code_g, code_i, code_f, code_o):
+def _lstm_forward(XU, P, Z, G, C, S, H, t, code_c, code_g, code_i, code_f, code_o):
     e = cuda.grid(1)
     m, u = H.shape[0], H.shape[2]
     if e >= m * u:
@@ -251,7 +249,7 @@ def _lstm_forward(XU, P, Z, A, C, S, H, t, code_c, code_g, code_i, code_f, code_
     cell = f * _previous(C, n, t, k, zero) + i * g
     shown = _activate(code_c, cell, one, zero)
     Z[n, t, k], Z[n, t, u + k], Z[n, t, 2 * u + k], Z[n, t, 3 * u + k] = z_i, z_f, z_g, z_o
-    A[n, t, k], A[n, t, u + k], A[n, t, 2 * u + k], A[n, t, 3 * u + k] = i, f, g, o
+    G[n, t, k], G[n, t, u + k], G[n, t, 2 * u + k], G[n, t, 3 * u + k] = i, f, g, o
     C[n, t, k] = cell
     S[n, t, k] = shown
     H[n, t, k] = o * shown
@@ -259,14 +257,14 @@ def _lstm_forward(XU, P, Z, A, C, S, H, t, code_c, code_g, code_i, code_f, code_
 
 @cuda_cached  # in nnxp's cache folder, never the package (kernels/cache.py)
 @cuda.jit
-def _lstm_backward(dH, dh_next, dc, C, S, Z, A, dZ, t, code_c, code_g, code_i, code_f, code_o):
+def _lstm_backward(dH, dh_next, dc, C, S, Z, G, dZ, t, code_c, code_g, code_i, code_f, code_o):
     e = cuda.grid(1)
     m, u = C.shape[0], C.shape[2]
     if e >= m * u:
         return
     n, k = e // u, e % u
     one, zero = C.dtype.type(1), C.dtype.type(0)
-    i, f, g, o = A[n, t, k], A[n, t, u + k], A[n, t, 2 * u + k], A[n, t, 3 * u + k]
+    i, f, g, o = G[n, t, k], G[n, t, u + k], G[n, t, 2 * u + k], G[n, t, 3 * u + k]
     dh = dH[n, t, k] + dh_next[n, k]
     dcell = dc[n, k] + _backward(code_c, dh * o, C[n, t, k], S[n, t, k], one, zero)  # the whole dL/dC_t
     dZ[n, t, k] = _backward(code_i, dcell * g, Z[n, t, k], i, one, zero)

@@ -11,11 +11,10 @@ from .backend import (
     get_backend,
     set_backend,
     set_dtype,
-    set_num_threads,
-    thread_info,
     to_numpy,
     use_backend,
 )
+from .threads import set_num_threads, thread_info
 from .data import DataError, one_hot, unhot
 from .extras import MissingExtra
 from .io import ModelFileError, read_model

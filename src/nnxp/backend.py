@@ -1,15 +1,23 @@
 """Backends: where the arrays live and which code runs on them.
 
-A backend is one small, immutable object::
+A backend is one small, immutable object, of one class per backend. Every class
+answers the same questions (the interface, ``Backend``)::
 
-    Backend(name="cpu", dtype="float32", kernels="numba")
-        .xp        the Array API namespace of its arrays (NumPy through array-api-compat)
-        .device    the device new arrays are created on
-        .dtype     the floating dtype of data and parameters (float32 unless asked)
-        .kernels   "numba": the hot loops run in compiled kernels (Numba on cpu,
-                   Numba-CUDA on gpu); "reference": the readable array-API code
+    CpuBackend(dtype_name="float32", kernel_mode="numba")
+        .name           "cpu"
+        .xp             the Array API namespace of its arrays (NumPy through array-api-compat)
+        .device         the device new arrays are created on
+        .dtype          the floating dtype of data and parameters (float32 unless asked)
+        .kernel_mode    "numba": the hot loops run in compiled kernels (Numba on cpu,
+                        Numba-CUDA on gpu); "reference": the readable array-API code
+        .asarray(x)     host data (or any backend's array) onto this backend
+        .to_numpy(x)    any array back on the host, as NumPy
+        .synchronize()  wait for the device (GPU timing needs it)
+        .random(seed)   a seeded stream of uniform random arrays on this backend
+        .kernel_package the compiled kernels of its arrays, which ``nnxp.ops`` imports
+        .probe()        usable here? and why not (``nnxp info``, and the errors)
 
-There are three of them:
+There are three of them, registered by name in ``BACKEND_CLASSES``:
 
 * ``cpu``    NumPy arrays; kernels ``numba`` (default where numba imports) or ``reference``.
 * ``gpu``    CuPy arrays; kernels ``numba`` (Numba-CUDA) or ``reference``.
@@ -17,17 +25,23 @@ There are three of them:
              extras: a layer that runs here uses nothing but the standard, which is
              how the tests prove that the layers do not depend on NumPy.
 
-Choosing one::
+A new backend is one new class here, registered with ``@registered``; nothing
+elsewhere asks which backend it is on. Choosing one::
 
     nnxp.set_backend("gpu", dtype="float64")       # for the rest of the script
     with nnxp.use_backend("cpu", kernels="reference"):
         ...                                         # for a block only
     NNXP_BACKEND=gpu NNXP_DTYPE=float64 python train.py
 
+(``kernels=`` is the name of the kernel mode in these calls and in ``NNXP_KERNELS``.)
+
 Layers never ask which backend they are on: they take ``xp`` from the arrays they
-receive (``array_namespace(A)``). Only ``nnxp.ops`` reads ``kernels`` to pick a kernel,
-and only this module imports CuPy or array-api-strict. Nothing heavy is imported
-until a backend is first used, so ``import nnxp`` stays fast.
+receive (``array_namespace(A)``). Only ``nnxp.ops`` reads the kernel mode to pick a
+kernel, and only this module makes CuPy or array-api-strict arrays (``nnxp.distributed``
+imports CuPy for NCCL alone). Nothing heavy is
+imported until a backend is first used, so ``import nnxp`` stays fast. How many CPU
+threads the kernels and BLAS use is ``nnxp.threads``'s business: it hears of every
+change of backend here (``on_backend_change``).
 """
 
 from __future__ import annotations
@@ -36,14 +50,14 @@ import contextlib
 import importlib
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from . import checks
 
-BACKENDS = ("cpu", "gpu", "strict")
 DTYPES = ("float32", "float64")
 KERNEL_MODES = ("numba", "reference")
 
@@ -55,41 +69,6 @@ GPU_INSTALL_HINT = (
 
 class BackendUnavailable(RuntimeError):
     """A backend was asked for that this machine cannot provide (the message says why)."""
-
-
-# --------------------------------------------------------------------------- probing
-# Each probe answers (available, reason) once per process: importing CuPy and asking
-# the driver for a device is slow, and the answer does not change while we run.
-
-
-@lru_cache(maxsize=None)
-def _probe(name: str) -> tuple[bool, str]:
-    if name == "cpu":
-        return True, f"NumPy {np.__version__}"
-    if name == "strict":
-        if importlib.util.find_spec("array_api_strict") is None:
-            return False, "array-api-strict is not installed (pip install array-api-strict)"
-        return True, "array-api-strict " + importlib.import_module("array_api_strict").__version__
-    if name == "gpu":
-        return _probe_gpu()
-    raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
-
-
-def _probe_gpu() -> tuple[bool, str]:
-    if importlib.util.find_spec("cupy") is None:
-        return False, f"CuPy is not installed; {GPU_INSTALL_HINT}"
-    try:
-        import cupy
-    except Exception as error:  # a broken CuPy install raises all sorts of things
-        return False, f"CuPy failed to import ({error}); {GPU_INSTALL_HINT}"
-    try:
-        # `import cupy` succeeds without a GPU; asking for a device is the real test.
-        if not cupy.cuda.is_available():
-            return False, "CuPy is installed but no CUDA device is usable (no GPU or no driver)"
-        cupy.zeros(1)
-    except Exception as error:
-        return False, f"CuPy cannot use the GPU: {error}"
-    return True, f"CuPy {cupy.__version__}"
 
 
 @lru_cache(maxsize=None)
@@ -109,25 +88,90 @@ def numba_cuda_available() -> bool:
         return False
 
 
-def available_backends() -> dict[str, tuple[bool, str]]:
-    """Every backend with (available, why or version), for ``nnxp info`` and errors."""
-    return {name: _probe(name) for name in BACKENDS}
+# --------------------------------------------------------------------------- the interface
 
-
-# --------------------------------------------------------------------------- the object
+# Each backend's probe answers (available, reason) once per process: importing CuPy and
+# asking the driver for a device is slow, and the answer does not change while we run.
+_probed: dict[str, tuple[bool, str]] = {}
 
 
 @dataclass(frozen=True)
 class Backend:
-    """One backend: a namespace, a device, a floating dtype and a kernel mode."""
+    """What every backend answers: a namespace, a device, a floating dtype, a kernel mode.
+
+    Frozen (a backend never changes; set another one) and compared by value:
+    ``Backend("cpu", "float32", "numba")`` is ``CpuBackend("cpu", "float32", "numba")``,
+    equal to every other such, and usable as a dictionary key.
+    """
 
     name: str
     dtype_name: str = "float32"
-    kernels: str = "reference"
+    kernel_mode: str = "reference"
 
+    # What the class says about all its backends (overridden by each):
+    kernel_package: ClassVar[str | None] = None  # its compiled kernels, imported by nnxp.ops
+    array_module: ClassVar[str] = ""  # the library whose arrays it holds
+    transport: ClassVar[str] = "mpi"  # how nnxp.distributed sums its arrays across processes
+    accelerator: ClassVar[bool] = False  # its arrays live in an accelerator's memory
+    thread_policy: ClassVar[bool] = False  # nnxp.threads shares the CPU's cores for it (kernels or BLAS)
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Backend:  # Backend("gpu", ...) makes the class registered as "gpu"
+            cls = backend_class(args[0] if args else kwargs["name"])
+        return super().__new__(cls)
+
+    def __post_init__(self):
+        if self.name != type(self).name:
+            raise ValueError(f"{type(self).__name__} is the {type(self).name!r} backend, not {self.name!r}")
+
+    # ------------------------------------------------------------------ the class's questions
+    @classmethod
+    def probe(cls) -> tuple[bool, str]:
+        """(usable here, the library's version or why not), asked once per process."""
+        if cls.name not in _probed:
+            _probed[cls.name] = cls._find()
+        return _probed[cls.name]
+
+    @classmethod
+    def _find(cls) -> tuple[bool, str]:
+        raise NotImplementedError
+
+    @classmethod
+    def compiled_kernels_available(cls) -> bool:
+        """Whether the ``numba`` kernel mode can run here."""
+        return False
+
+    @classmethod
+    def kernel_mode_for(cls, asked: str | None) -> str:
+        """The kernel mode a new backend of this class runs in: ``asked``, or by default
+        ``numba`` where its kernels can run, else ``reference``; BackendUnavailable where
+        ``numba`` is asked for and cannot run."""
+        fast = cls.compiled_kernels_available()
+        if asked is None:
+            return "numba" if fast else "reference"
+        if asked == "numba" and not fast:
+            raise BackendUnavailable(f"kernels='numba' on {cls.name!r} needs {cls._kernels_need()}")
+        return asked
+
+    @classmethod
+    def _kernels_need(cls) -> str:
+        return "compiled kernels, which it has none of"
+
+    @classmethod
+    def owns(cls, array) -> bool:
+        """Whether ``array`` is one of this backend's arrays (by the library it comes from)."""
+        return type(array).__module__.startswith(cls.array_module)
+
+    @classmethod
+    def device_info(cls) -> dict:
+        """Its device's name, memory and drivers, for ``nnxp info`` (empty without one)."""
+        return {}
+
+    # ------------------------------------------------------------------ the instance
     @property
     def xp(self):
-        return _namespace(self.name)
+        """The Array API namespace of this backend's arrays."""
+        raise NotImplementedError
 
     @property
     def dtype(self):
@@ -135,15 +179,19 @@ class Backend:
 
     @property
     def device(self):
-        if self.name == "gpu":
-            import cupy
+        raise NotImplementedError
 
-            return cupy.cuda.Device()
-        if self.name == "strict":
-            return self.xp.Device("CPU_DEVICE")
-        return "cpu"
+    @property
+    def kernels(self) -> str:
+        """The kernel mode, under the name ``set_backend(kernels=...)`` gives it."""
+        return self.kernel_mode
 
-    # ------------------------------------------------------------------ moving data
+    @property
+    def target(self) -> str:
+        """"cpu-numba", "gpu-reference", ...: the backend and kernel mode, as
+        ``nnxp compare`` names what it compares."""
+        return f"{self.name}-{self.kernel_mode}"
+
     def asarray(self, x, dtype=None):
         """Bring host data (list, NumPy array, or any backend's array) onto this backend.
 
@@ -155,86 +203,271 @@ class Backend:
             dtype = self.dtype if host.dtype.kind in "fc" or host.dtype == object else None
         elif isinstance(dtype, str):
             dtype = getattr(self.xp, dtype)
-        if self.name == "gpu":
-            import cupy
+        return self._from_host(host, dtype)
 
-            return cupy.asarray(host, dtype=dtype)
-        if self.name == "strict":
-            host = np.ascontiguousarray(host)
-            return self.xp.asarray(host, dtype=dtype)
-        return np.asarray(host, dtype=dtype)
+    def _from_host(self, host: np.ndarray, dtype):
+        raise NotImplementedError
+
+    def to_numpy(self, x) -> np.ndarray:
+        """An array (of any backend) on the host, as NumPy."""
+        return to_numpy(x)
+
+    def synchronize(self) -> None:
+        """Wait until the device has finished queued work (GPU timing needs this); the
+        host backends have none to wait for."""
 
     def free_memory(self) -> int | None:
         """Bytes free on the device (None on the host, where memory is not the limit)."""
-        if self.name != "gpu":
-            return None
-        import cupy
-
-        return int(cupy.cuda.runtime.memGetInfo()[0])
+        return None
 
     def random(self, seed: int | None) -> "RandomStream":
         """A seeded stream of uniform random arrays that live on this backend."""
         return RandomStream(self, seed)
 
-    def synchronize(self) -> None:
-        """Wait until the device has finished queued work (GPU timing needs this)."""
-        if self.name == "gpu":
-            import cupy
-
-            cupy.cuda.get_current_stream().synchronize()
-
     def __str__(self) -> str:
-        return f"{self.name} ({self.dtype_name}, kernels={self.kernels})"
+        return f"{self.name} ({self.dtype_name}, kernels={self.kernel_mode})"
 
 
 class RandomStream:
-    """Uniform random numbers on a backend (the Array API standard has no random module).
-
-    On the GPU they are drawn by CuPy on the device, so a dropout mask costs no copy;
-    elsewhere they come from a NumPy Generator. One seed, one sequence per backend.
-    """
+    """Uniform random numbers on a backend (the Array API standard has no random module),
+    from a NumPy Generator; one seed, one sequence. Where the stream stands (``state``)
+    is JSON-ready data, so that a saved model resumes it."""
 
     def __init__(self, backend: Backend, seed: int | None):
         self.backend = backend
-        if backend.name == "gpu":
-            import cupy
-
-            self._generator = cupy.random.default_rng(seed)
-        else:
-            self._generator = np.random.default_rng(seed)
+        self._generator = np.random.default_rng(seed)
 
     @property
     def state(self):
-        """Where the stream stands, as JSON-ready data, so that a saved model resumes it;
-        None on the GPU (CuPy's generator state cannot be read out)."""
-        return None if self.backend.name == "gpu" else self._generator.bit_generator.state
+        return self._generator.bit_generator.state
 
     @state.setter
     def state(self, value) -> None:
-        if value is not None and self.backend.name != "gpu":
+        if value is not None:
             self._generator.bit_generator.state = value
+
+    def resume(self, state) -> bool:
+        """Go on from a ``state`` read before (a saved model's); True where that can be done."""
+        self.state = state
+        return True
 
     def uniform(self, shape, dtype=None):
         dtype_name = self.backend.dtype_name if dtype is None else _dtype_name(dtype)
         draw = self._generator.random(tuple(shape), dtype=dtype_name)
-        if self.backend.name == "strict":
-            return self.backend.asarray(draw, dtype=dtype_name)
-        return draw
+        return self.backend.asarray(draw, dtype=dtype_name)
 
 
-@lru_cache(maxsize=None)
-def _namespace(name: str):
-    if name == "cpu":
+# --------------------------------------------------------------------------- the registry
+
+BACKEND_CLASSES: dict[str, type[Backend]] = {}  # name -> class, in the order `nnxp info` lists them
+
+
+def registered(cls: type[Backend]) -> type[Backend]:
+    """Register a backend class under its name: set_backend(name) finds it there."""
+    BACKEND_CLASSES[cls.name] = cls
+    return cls
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The class of the backend called ``name`` (ValueError for an unknown one)."""
+    if name not in BACKEND_CLASSES:
+        raise ValueError(f"unknown backend {name!r}; expected one of {tuple(BACKEND_CLASSES)}")
+    return BACKEND_CLASSES[name]
+
+
+# --------------------------------------------------------------------------- the three backends
+
+
+@registered
+@dataclass(frozen=True)
+class CpuBackend(Backend):
+    """NumPy arrays on the host; the compiled kernels are Numba's (``nnxp.kernels.cpu``)."""
+
+    name: str = "cpu"
+    kernel_package: ClassVar[str] = "nnxp.kernels.cpu"
+    array_module: ClassVar[str] = "numpy"
+    thread_policy: ClassVar[bool] = True
+
+    @classmethod
+    def _find(cls):
+        return True, f"NumPy {np.__version__}"
+
+    @classmethod
+    def compiled_kernels_available(cls) -> bool:
+        return numba_available()
+
+    @classmethod
+    def _kernels_need(cls) -> str:
+        return "numba"
+
+    @property
+    def xp(self):
         import array_api_compat.numpy
 
         return array_api_compat.numpy
-    if name == "gpu":
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def _from_host(self, host, dtype):
+        return np.asarray(host, dtype=dtype)
+
+
+@registered
+@dataclass(frozen=True)
+class GpuBackend(Backend):
+    """CuPy arrays on a CUDA GPU; the compiled kernels are Numba-CUDA's (``nnxp.kernels.cuda``)."""
+
+    name: str = "gpu"
+    kernel_package: ClassVar[str] = "nnxp.kernels.cuda"
+    array_module: ClassVar[str] = "cupy"
+    transport: ClassVar[str] = "nccl"
+    accelerator: ClassVar[bool] = True
+
+    @classmethod
+    def _find(cls):
+        if importlib.util.find_spec("cupy") is None:
+            return False, f"CuPy is not installed; {GPU_INSTALL_HINT}"
+        try:
+            import cupy
+        except Exception as error:  # a broken CuPy install raises all sorts of things
+            return False, f"CuPy failed to import ({error}); {GPU_INSTALL_HINT}"
+        try:
+            # `import cupy` succeeds without a GPU; asking for a device is the real test.
+            if not cupy.cuda.is_available():
+                return False, "CuPy is installed but no CUDA device is usable (no GPU or no driver)"
+            cupy.zeros(1)
+        except Exception as error:
+            return False, f"CuPy cannot use the GPU: {error}"
+        return True, f"CuPy {cupy.__version__}"
+
+    @classmethod
+    def compiled_kernels_available(cls) -> bool:
+        return numba_cuda_available()
+
+    @classmethod
+    def _kernels_need(cls) -> str:
+        return f"numba-cuda with a GPU; {GPU_INSTALL_HINT}"
+
+    @classmethod
+    def device_info(cls) -> dict:
+        """Device, memory, driver and CUDA runtime of the GPU CuPy uses (empty without one)."""
+        if not cls.probe()[0]:
+            return {}
+        import cupy
+
+        runtime = cupy.cuda.runtime
+        properties = runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = properties["name"].decode() if isinstance(properties["name"], bytes) else properties["name"]
+
+        def cuda_version(v: int) -> str:
+            return f"{v // 1000}.{v % 1000 // 10}"
+
+        return {"device": name, "memory": f"{properties['totalGlobalMem'] / 2**30:.0f} GiB",
+                "driver (CUDA)": cuda_version(runtime.driverGetVersion()),
+                "runtime (CUDA)": cuda_version(runtime.runtimeGetVersion())}
+
+    @property
+    def xp(self):
         import array_api_compat.cupy
 
         return array_api_compat.cupy
-    import array_api_strict
 
-    return array_api_strict
+    @property
+    def device(self):
+        import cupy
+
+        return cupy.cuda.Device()
+
+    def _from_host(self, host, dtype):
+        import cupy
+
+        return cupy.asarray(host, dtype=dtype)
+
+    def synchronize(self) -> None:
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()
+
+    def free_memory(self) -> int | None:
+        import cupy
+
+        return int(cupy.cuda.runtime.memGetInfo()[0])
+
+    def random(self, seed: int | None) -> "DeviceRandomStream":
+        return DeviceRandomStream(self, seed)
+
+
+class DeviceRandomStream(RandomStream):
+    """Uniform random numbers drawn by CuPy on the device, so that a dropout mask costs
+    no copy. CuPy's generator state cannot be read out: ``state`` is None, and a saved
+    state cannot be resumed (``resume`` says so; the layer then seeds a fresh stream)."""
+
+    def __init__(self, backend: Backend, seed: int | None):
+        self.backend, self._seed = backend, seed
+        self._generator = None  # made at the first draw: a stream never drawn from costs the device nothing
+
+    @property
+    def state(self):
+        return None
+
+    @state.setter
+    def state(self, value) -> None:
+        pass  # nothing to restore it into
+
+    def resume(self, state) -> bool:
+        return False
+
+    def uniform(self, shape, dtype=None):
+        if self._generator is None:
+            import cupy
+
+            self._generator = cupy.random.default_rng(self._seed)
+        dtype_name = self.backend.dtype_name if dtype is None else _dtype_name(dtype)
+        return self._generator.random(tuple(shape), dtype=dtype_name)
+
+
+@registered
+@dataclass(frozen=True)
+class StrictBackend(Backend):
+    """array-api-strict arrays: the Array API standard and nothing more, reference code only."""
+
+    name: str = "strict"
+    array_module: ClassVar[str] = "array_api_strict"
+
+    @classmethod
+    def _find(cls):
+        if importlib.util.find_spec("array_api_strict") is None:
+            return False, "array-api-strict is not installed (pip install array-api-strict)"
+        return True, "array-api-strict " + importlib.import_module("array_api_strict").__version__
+
+    @classmethod
+    def kernel_mode_for(cls, asked: str | None) -> str:
+        if asked == "numba":
+            raise BackendUnavailable("the strict backend runs the reference code only")
+        return "reference"
+
+    @property
+    def xp(self):
+        import array_api_strict
+
+        return array_api_strict
+
+    @property
+    def device(self):
+        return self.xp.Device("CPU_DEVICE")
+
+    def _from_host(self, host, dtype):
+        return self.xp.asarray(np.ascontiguousarray(host), dtype=dtype)
+
+
+BACKENDS = tuple(BACKEND_CLASSES)  # ("cpu", "gpu", "strict")
+
+
+def available_backends() -> dict[str, tuple[bool, str]]:
+    """Every backend with (available, why or version), for ``nnxp info`` and errors."""
+    return {name: cls.probe() for name, cls in BACKEND_CLASSES.items()}
 
 
 def _dtype_name(dtype) -> str:
@@ -255,41 +488,42 @@ def _dtype_name(dtype) -> str:
 
 
 def make_backend(name: str = "cpu", dtype=None, kernels: str | None = None) -> Backend:
-    """Check that a backend is usable here and build it (raises BackendUnavailable)."""
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")
-    available, reason = _probe(name)
+    """Check that a backend is usable here and build it (raises BackendUnavailable).
+    ``kernels`` is the kernel mode, "numba" or "reference" (default: numba where it runs)."""
+    cls = backend_class(name)
+    available, reason = cls.probe()
     if not available:
         raise BackendUnavailable(f"backend {name!r} is not available: {reason}")
     dtype_name = "float32" if dtype is None else _dtype_name(dtype)
-    return Backend(name, dtype_name, _kernel_mode(name, kernels))
-
-
-def _kernel_mode(name: str, kernels: str | None) -> str:
     if kernels is not None and kernels not in KERNEL_MODES:
         raise ValueError(f"unknown kernel mode {kernels!r}; expected one of {KERNEL_MODES}")
-    if name == "strict":
-        if kernels == "numba":
-            raise BackendUnavailable("the strict backend runs the reference code only")
-        return "reference"
-    fast = numba_available() if name == "cpu" else numba_cuda_available()
-    if kernels is None:
-        return "numba" if fast else "reference"
-    if kernels == "numba" and not fast:
-        what = "numba" if name == "cpu" else f"numba-cuda with a GPU; {GPU_INSTALL_HINT}"
-        raise BackendUnavailable(f"kernels='numba' on {name!r} needs {what}")
-    return kernels
+    return cls(name, dtype_name, cls.kernel_mode_for(kernels))
 
 
 _current: Backend | None = None
 
+# Who hears of each backend that becomes the current one: nnxp.threads sets BLAS's threads
+# for it. (This module imports none of them; they register here when they are imported.)
+_listeners: list = []
+
+
+def on_backend_change(listener) -> None:
+    """Call ``listener(backend)`` whenever a backend becomes the current one."""
+    _listeners.append(listener)
+
+
+def _make_current(backend: Backend) -> Backend:
+    global _current
+    _current = backend
+    for listener in _listeners:
+        listener(backend)
+    return backend
+
 
 def get_backend() -> Backend:
     """The backend in use: the last one set, else NNXP_BACKEND / NNXP_DTYPE / NNXP_KERNELS."""
-    global _current
     if _current is None:
-        _current = _from_environment()
-        _apply_thread_policy(_current)
+        _make_current(_from_environment())
     return _current
 
 
@@ -309,10 +543,7 @@ def _from_environment() -> Backend:
 
 def set_backend(name: str | Backend = "cpu", dtype=None, kernels: str | None = None) -> Backend:
     """Use this backend from now on; returns it. ``name`` may also be a Backend."""
-    global _current
-    _current = name if isinstance(name, Backend) else make_backend(name, dtype, kernels)
-    _apply_thread_policy(_current)
-    return _current
+    return _make_current(name if isinstance(name, Backend) else make_backend(name, dtype, kernels))
 
 
 @contextlib.contextmanager
@@ -325,13 +556,13 @@ def use_backend(name: str | Backend = "cpu", dtype=None, kernels: str | None = N
     finally:
         _current = previous
         if previous is not None:
-            _apply_thread_policy(previous)
+            _make_current(previous)
 
 
 def set_dtype(dtype) -> Backend:
-    """Keep the current backend and kernels, change the floating dtype (NumpyDL's setting)."""
+    """Keep the current backend and kernel mode, change the floating dtype (NumpyDL's setting)."""
     current = get_backend()
-    return set_backend(current.name, dtype, current.kernels)
+    return set_backend(current.name, dtype, current.kernel_mode)
 
 
 def resolve(backend: str | Backend | None, dtype=None) -> Backend:
@@ -340,73 +571,11 @@ def resolve(backend: str | Backend | None, dtype=None) -> Backend:
         backend = get_backend()
     elif isinstance(backend, str):
         current = get_backend()
-        kernels = current.kernels if current.name == backend else None
-        backend = make_backend(backend, dtype or current.dtype_name, kernels)
+        kernel_mode = current.kernel_mode if current.name == backend else None
+        backend = make_backend(backend, dtype or current.dtype_name, kernel_mode)
     if dtype is not None and _dtype_name(dtype) != backend.dtype_name:
-        backend = Backend(backend.name, _dtype_name(dtype), backend.kernels)
+        backend = replace(backend, dtype_name=_dtype_name(dtype))
     return backend
-
-
-# --------------------------------------------------------------------------- threads
-
-
-_threads: int | None = None  # set_num_threads(n); None: every core
-_blas_threads: int | None = None  # an explicit BLAS count, overriding the policy below
-
-
-def set_num_threads(n: int, blas: int | None = None) -> None:
-    """Use n CPU threads: Numba's kernels get n, and BLAS (matrix products) gets what the
-    thread policy of the current backend gives it, or ``blas`` if that is set.
-
-    The policy: on ``cpu`` with ``numba`` kernels, the kernels' parallel loops own the
-    cores and BLAS runs on one thread; with ``reference`` kernels the matrix products
-    carry the work and BLAS gets all n. The two pools never nest (no kernel calls BLAS),
-    but OpenBLAS's idle threads spin on the cores that Numba's threads need: measured on
-    2 cores, one LeNet epoch (W6) took 340 ms with both pools at 2 threads, 185 ms with
-    BLAS at 1. Benchmarks call this to compare with PyTorch at the same thread count.
-    """
-    global _threads, _blas_threads
-    n = checks.positive_int("n", n, "set_num_threads")
-    blas = checks.optional(checks.positive_int, "blas", blas, "set_num_threads")
-    _threads, _blas_threads = n, blas
-    if numba_available():
-        from .kernels import cpu  # noqa: F401  (sets how the pool's threads wait, before Numba starts it)
-        import numba
-
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    _apply_thread_policy(get_backend())
-
-
-def _apply_thread_policy(backend: Backend) -> None:
-    """Set the BLAS threads for ``backend`` (see set_num_threads); other backends leave
-    them alone."""
-    if backend.name != "cpu":
-        return
-    from threadpoolctl import threadpool_limits
-
-    n = _threads or os.cpu_count() or 1
-    blas = _blas_threads or (1 if backend.kernels == "numba" else n)
-    threadpool_limits(limits=blas, user_api="blas")
-
-
-def thread_info() -> dict:
-    """Thread counts in use: numba's pool and each BLAS/OpenMP library loaded; and how
-    numba's idle workers wait (see ``nnxp.kernels.cpu``)."""
-    info = {"cpu_count": os.cpu_count()}
-    if numba_available():
-        from .kernels import cpu  # noqa: F401  (its wait setting first: asking numba for threads starts its pool)
-        import numba
-
-        info["numba"] = numba.get_num_threads()
-    if "OMP_WAIT_POLICY" in os.environ:
-        info["idle workers (OMP_WAIT_POLICY)"] = os.environ["OMP_WAIT_POLICY"]
-    elif "GOMP_SPINCOUNT" in os.environ:
-        info["idle workers spin (GOMP_SPINCOUNT)"] = os.environ["GOMP_SPINCOUNT"]
-    from threadpoolctl import threadpool_info
-
-    for pool in threadpool_info():
-        info[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
-    return info
 
 
 # --------------------------------------------------------------------------- host side
@@ -416,7 +585,7 @@ def to_numpy(x) -> np.ndarray:
     """Any backend's array (or a list, or a scalar) as a NumPy array on the host."""
     if isinstance(x, np.ndarray):
         return x
-    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
+    if hasattr(x, "get") and GpuBackend.owns(x):
         return x.get()
     if hasattr(x, "__dlpack__") and not isinstance(x, np.generic):
         try:
@@ -426,11 +595,12 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def backend_class_of(x) -> type[Backend]:
+    """The class of the backend an array belongs to; the cpu backend's for NumPy arrays
+    and for anything else that is not an array of another backend (lists, scalars)."""
+    return next((cls for cls in BACKEND_CLASSES.values() if cls.owns(x)), CpuBackend)
+
+
 def backend_of(x) -> str:
     """The name of the backend an array belongs to ("cpu", "gpu" or "strict")."""
-    module = type(x).__module__
-    if module.startswith("cupy"):
-        return "gpu"
-    if module.startswith("array_api_strict"):
-        return "strict"
-    return "cpu"
+    return backend_class_of(x).name

@@ -8,8 +8,8 @@
     nnxp info                          backends found, versions, thread counts
     nnxp bench [-k W2] [--targets ...] the benchmark suite of a source checkout, as a table
 
-The demo networks are defined here, once, so that the demo, the comparison and the
-tests train exactly the same thing.
+The demo networks are defined once, in ``nnxp.demos``, so that the demo, the
+comparison and the tests train exactly the same thing.
 
 What goes wrong on the user's side (no GPU, a missing extra, data that does not fit)
 raises one of nnxp's own errors; ``main`` turns it into one line on stderr, the message
@@ -26,53 +26,18 @@ import sys
 import time
 
 from . import report
-from .backend import (BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends, numba_available,
-                      set_backend, thread_info)
+from .backend import (BACKEND_CLASSES, BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends,
+                      backend_class, numba_available, set_backend)
 from .data import DataError
+from .demos import DEMO_EPOCHS, demo_model
 from .extras import MissingExtra
 from .io import ModelFileError
 from .layers import ShapeError
 from .model import NotInitialized
+from .threads import thread_info
 from .workloads import WORKLOADS
 
-# --------------------------------------------------------------------------- demo networks
-
-
-def demo_model(kind: str = "mlp", seed: int = 1, batch_size: int = 32, data=None):
-    """The demo network ``kind`` on the digits, ready for ``initialize``; returns
-    (model, settings for initialize). ``data`` = (X, labels) replaces the digits."""
-    from . import datasets
-    from .layers import Dense, Embedding, Flatten
-
-    shape = {"mlp": "flat", "cnn": "image", "lstm": "rows"}
-    if kind not in shape:
-        raise ValueError(f"unknown demo model {kind!r}; expected one of {sorted(shape)}")
-    X, labels = data if data is not None else datasets.digits(shape[kind])
-    embedding = Embedding(X, labels, Y_encode=True, relative_size=(2, 1, 1), batch_size=batch_size, seed=seed)
-    if kind == "mlp":
-        body = [Dense(32, "relu", "he_uniform")]
-    elif kind == "cnn":
-        from .layers import Convolution, Pooling
-
-        body = [Convolution(16, 3, padding="same", activation="relu", initialization="he_uniform"),
-                Pooling(2, mode="max"), Flatten()]
-    else:
-        from .layers import LSTM
-
-        body = [LSTM(32)]
-    from .model import Model
-
-    model = Model([embedding, *body, Dense(10, "softmax")], name=f"digits {kind.upper()}")
-    # Adam with a gently decaying rate: steady progress (plain SGD at 0.1 gets there too,
-    # but zig-zags on the way).
-    # The LSTM wants a larger step: at 0.005 it is still climbing after 25 epochs.
-    rate = {"mlp": 0.005, "cnn": 0.005, "lstm": 0.02}[kind]
-    settings = {"loss": "CCE", "metrics": ["accuracy", "fscore"], "seed": seed, "optimizer": "adam",
-                "se_hPars": {"learning_rate": rate, "schedule": "exp_decay", "decay_k": 0.05}}
-    return model, settings
-
-
-DEMO_EPOCHS = {"mlp": 30, "cnn": 15, "lstm": 20}  # test accuracy over seeds 0-2: 95-97%, 97-99%, 95-97%
+# --------------------------------------------------------------------------- demo
 
 
 def demo(args) -> int:
@@ -81,7 +46,7 @@ def demo(args) -> int:
     if args.distributed:  # first: under NCCL, init picks this rank's GPU before anything lands on one
         from . import distributed
 
-        distributed.init("nccl" if args.backend == "gpu" else "mpi")
+        distributed.init(backend_class(args.backend).transport)  # "nccl" for the gpu backend, else "mpi"
     backend = set_backend(args.backend, args.dtype, args.kernels)
     console = report.console()
     console.quiet = args.distributed and not distributed.is_main()  # one report, the main rank's
@@ -135,8 +100,9 @@ def compare_command(args) -> int:
                      plot_path=path, profile=args.profile, profile_path=profile_path)
     if sweep:
         names = [row["target"] for row in result.table]
-        for fast in (n for n in names if n.startswith("gpu")):
-            for slow in (n for n in names if n.startswith("cpu")):
+        on_device = [n for n in names if backend_class(n.partition("-")[0]).accelerator]
+        for fast in on_device:
+            for slow in (n for n in names if n not in on_device):
                 batch = crossover(result, fast, slow)
                 report.console().print(f"{fast} overtakes {slow} from batch size {batch}" if batch
                                        else f"{fast} does not overtake {slow} in this sweep")
@@ -149,50 +115,15 @@ def compare_command(args) -> int:
 # --------------------------------------------------------------------------- warmup
 
 
-def warmup_kernels(backend_name: str = "cpu", dtypes=("float32", "float64")) -> list[str]:
-    """Compile (or load from Numba's disk cache) every kernel of a backend, by running each
-    kernel-backed layer once forward and backward on a tiny input; returns what ran.
-
-    Numba compiles a kernel for each dtype at its first call, seconds each; afterwards it
-    is loaded from the cache in a fraction of a second. Doing it here, once, keeps that
-    cost out of the first epoch of a class demo.
-    """
-    import numpy as np
-
-    from .backend import use_backend
-    from .layers import GRU, LSTM, RNN, Convolution, Pooling
-
-    rng = np.random.default_rng(0)
-    # 16 sequences: two chunks of the gradient sums (kernels/cpu/chunks.py), the parallel variants
-    images, sequences = rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((16, 4, 3))
-    layers = [("Convolution", lambda: Convolution(3, 3, padding=1), images),
-              ("Convolution (no bias)", lambda: Convolution(3, 3, use_bias=False), images)]
-    layers += [(f"Pooling {mode}", lambda mode=mode: Pooling(2, mode=mode), images) for mode in ("max", "mean", "min")]
-    wide = rng.standard_normal((2, 4, 4, 8))  # 8 channels: max pooling's backward takes its SIMD path
-    layers += [("Pooling max, 8 channels", lambda: Pooling(2, mode="max"), wide)]
-    layers += [(cls.__name__, lambda cls=cls: cls(4, sequences=True), sequences) for cls in (RNN, GRU, LSTM)]
-    # a batch under kernels.cpu.recurrent.parallel_threshold runs the serial variants, compiled apart
-    layers += [(f"{cls.__name__}, 2 samples", lambda cls=cls: cls(4, sequences=True), sequences[:2])
-               for cls in (RNN, GRU, LSTM)]
-    done = []
-    for dtype in dtypes:
-        with use_backend(backend_name, dtype=dtype, kernels="numba") as backend:
-            for name, make, data in layers:
-                X = backend.asarray(data)
-                layer = make().initialize(X, seed=0)
-                A = layer.forward(X)
-                layer.backward(backend.xp.ones_like(A))
-                layer.compute_gradients()
-                done.append(f"{name} {dtype}")
-    return done
-
-
 def warmup(args) -> int:
-    import time
+    """Compile (or load from Numba's disk cache) every kernel of a backend, in both dtypes
+    (``nnxp.ops.warmup``: each op once forward and backward on a tiny input)."""
+    from .backend import make_backend
+    from .ops.warmup import warm_up
 
     start = time.perf_counter()
-    done = warmup_kernels(args.backend)
-    report.console().print(f"{len(done)} kernel-backed layers ready on {args.backend} "
+    done = [f"{what} {dtype}" for dtype in DTYPES for what in warm_up(make_backend(args.backend, dtype, "numba"))]
+    report.console().print(f"{len(done)} kernel-backed op runs done on {args.backend} "
                            f"in {time.perf_counter() - start:.1f} s (float32 and float64)")
     return 0
 
@@ -212,9 +143,10 @@ def info(args) -> int:
     for name, (ok, why) in available_backends().items():
         backends.add_row(name, "[green]yes[/]" if ok else "[red]no[/]", escape(why))
     console.print(backends)
-    gpu = _gpu_details()
-    if gpu:
-        console.print("GPU: " + ", ".join(f"{k} {v}" for k, v in gpu.items()))
+    for name, cls in BACKEND_CLASSES.items():  # the details of a device, where a backend has one
+        details = cls.device_info()
+        if details:
+            console.print(f"{name.upper()}: " + ", ".join(f"{k} {v}" for k, v in details.items()))
     from .distributed import available as distributed_available
 
     for kind, (ok, why) in distributed_available().items():  # nnxp.distributed.init(kind): usable here?
@@ -248,24 +180,6 @@ def _version(package: str) -> str:
             continue
         return version if name == package else f"{version} ({name})"
     return "not installed"
-
-
-def _gpu_details() -> dict:
-    """Device, driver and CUDA runtime of the GPU CuPy uses (empty without one)."""
-    if not available_backends()["gpu"][0]:
-        return {}
-    import cupy
-
-    runtime = cupy.cuda.runtime
-    properties = runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = properties["name"].decode() if isinstance(properties["name"], bytes) else properties["name"]
-
-    def cuda_version(v: int) -> str:
-        return f"{v // 1000}.{v % 1000 // 10}"
-
-    return {"device": name, "memory": f"{properties['totalGlobalMem'] / 2**30:.0f} GiB",
-            "driver (CUDA)": cuda_version(runtime.driverGetVersion()),
-            "runtime (CUDA)": cuda_version(runtime.runtimeGetVersion())}
 
 
 # --------------------------------------------------------------------------- bench
@@ -373,7 +287,8 @@ def main(argv=None) -> int:
     compare_parser.set_defaults(run=compare_command)
 
     warmup_parser = commands.add_parser("warmup", help="compile every kernel ahead of time (cached on disk)")
-    warmup_parser.add_argument("--backend", default="cpu", choices=["cpu", "gpu"])
+    warmup_parser.add_argument("--backend", default="cpu",
+                               choices=[name for name, cls in BACKEND_CLASSES.items() if cls.kernel_package])
     warmup_parser.set_defaults(run=warmup)
 
     info_parser = commands.add_parser("info", help="backends, versions, threads")

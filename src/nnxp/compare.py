@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import (BackendUnavailable, available_backends, make_backend, numba_available, numba_cuda_available,
-                      to_numpy, use_backend)
+from .backend import BACKEND_CLASSES, BackendUnavailable, make_backend, to_numpy, use_backend
 
 DEFAULT_TARGETS = ("cpu-numba", "cpu-reference", "gpu-numba", "gpu-reference")
 
@@ -64,9 +63,9 @@ def available_targets(targets=None, dtype: str = "float32") -> tuple[list, dict]
     usable, skipped = [], {}
     for target in targets or DEFAULT_TARGETS:
         backend, _, kernels = target.partition("-")
-        ok, why = available_backends().get(backend, (False, f"unknown backend {backend!r}"))
-        fast = numba_available() if backend == "cpu" else numba_cuda_available()
-        if ok and kernels == "numba" and not fast:
+        cls = BACKEND_CLASSES.get(backend)
+        ok, why = cls.probe() if cls else (False, f"unknown backend {backend!r}")
+        if ok and kernels == "numba" and not cls.compiled_kernels_available():
             ok, why = False, "no numba kernels here"
         if ok:
             usable.append(target)
@@ -81,7 +80,7 @@ def _builder(model):
     if callable(model):
         return model
     if model in ("mlp", "cnn", "lstm"):
-        from .cli import demo_model
+        from .demos import demo_model
 
         return lambda batch_size=32: demo_model(model, seed=1, batch_size=batch_size)
     from .workloads import WORKLOADS, build_layers

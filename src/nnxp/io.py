@@ -39,8 +39,10 @@ Layers are built only from the classes of ``nnxp.layers`` and those passed as
 loading a file gives exactly the model that was saved, or a ``ModelFileError`` that
 says what is wrong; and it never uses much more memory than the file's own size.
 
-Writing goes to a temporary file in the target's folder, renamed over the target at
-the end, so that a crash never leaves half a model (see ``write_model``).
+Writing is ``nnxp.saving``'s (``write_model``, re-exported here): to a temporary file in
+the target's folder, renamed over the target at the end, so that a crash never leaves
+half a model. It sits below ``nnxp.model`` (``Model.write`` calls it), this reader above
+(it builds a Model): neither half imports the other's side.
 
 A model saved on one backend loads on any other: arrays are stored on the host.
 """
@@ -51,191 +53,30 @@ import hashlib
 import json
 import os
 import re
-import socket
 import stat
 import struct
-import time
 import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
-from .backend import DTYPES, resolve, to_numpy
+from .backend import DTYPES, resolve
+from .layers import LAYERS, Layer
+from .losses import get_loss
+from .metrics import get_metric
+from .model import History, Model
+from .optimizers import get_optimizer
+from .saving import CONFIG, DIGEST, FORMAT, MAX_CONFIG_BYTES, VERSION, checksum, plain, write_model
+from .schedules import merged
 
-FORMAT, VERSION = "nnxp-model", 1
-MAX_CONFIG_BYTES = 32 * 2**20  # far above any real model's (a few kilobytes to a megabyte of history)
+__all__ = ["ModelFileError", "read_model", "write_model", "FORMAT", "VERSION"]
+
 MAX_DEPTH = 32  # a real config nests 9 deep (a layer's random-generator state)
-CONFIG, DIGEST = "__config__", "__digest__"
 
 
 class ModelFileError(ValueError):
     """A model file cannot be read: missing, truncated, edited, or not an nnxp model."""
-
-
-def _sha256(array: np.ndarray) -> str:
-    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-# =========================================================================== writing
-
-
-def write_model(model, path) -> str:
-    """Write ``model`` to ``path`` atomically; returns the path (``~`` expanded).
-
-    As a plain write would: a new file gets the permissions 0666 less the umask, an
-    overwritten one keeps its own; through a symbolic link the link's target is
-    written. The folder must exist (an error names it otherwise).
-    """
-    model._require("write")
-    arrays = {}
-    for index, layer in enumerate(model.layers):
-        for name, value in layer.p.items():
-            arrays[f"p/{index}/{name}"] = to_numpy(value)
-    for key, slots in model.optimizer.state.items():
-        for slot, value in slots.items():
-            arrays[f"opt/{key}/{slot}"] = to_numpy(value)
-    config = {
-        "format": FORMAT,
-        "version": VERSION,
-        "name": model.name,
-        "backend": {"name": model.backend.name, "dtype": model.backend.dtype_name, "kernels": model.backend.kernels},
-        "layers": [_layer_entry(index, layer) for index, layer in enumerate(model.layers)],
-        "loss": model.loss.get_config(),
-        "metrics": [metric.name for metric in model.metrics],
-        "optimizer": {**model.optimizer.get_config(), "t": model.optimizer.t},
-        "se_hPars": model.se_hPars,
-        "seed": model.seed,
-        "epoch": model.epoch,
-        "history": model.history.history,
-        "checksums": {key: _sha256(value) for key, value in arrays.items()},
-    }
-    config_bytes = json.dumps(_plain(config, "the model"), indent=1).encode()
-    if len(config_bytes) > MAX_CONFIG_BYTES:
-        raise ValueError(f"the model's settings take {len(config_bytes)} bytes as JSON, more than a model file "
-                         f"may hold ({MAX_CONFIG_BYTES}): is a large array among the settings?")
-    arrays[CONFIG] = np.frombuffer(config_bytes, dtype=np.uint8)
-    arrays[DIGEST] = np.frombuffer(hashlib.sha256(config_bytes).hexdigest().encode(), dtype=np.uint8)
-    path = os.path.expanduser(os.fspath(path))
-    _write_atomically(os.path.realpath(path), path, lambda stream: np.savez(stream, **arrays))
-    return path
-
-
-def _layer_entry(index: int, layer) -> dict:
-    shapes = {"d": layer.d, "fs": {k: list(v) for k, v in layer.fs.items()},
-              "bs": {k: list(v) for k, v in layer.bs.items()}, "random": layer.random_state()}
-    where = f"layer {index} ({type(layer).__name__})"
-    return {"class": layer.config_class().__name__, "config": _plain(layer.get_config(), f"{where} setting"),
-            "state": _plain(shapes, f"{where} state")}
-
-
-def _plain(value, where: str):
-    """A JSON-ready copy of ``value``: NumPy scalars become Python numbers (and NumPy
-    arrays lists), tuples lists; anything else JSON cannot hold is an error that names
-    the setting (``where``)."""
-    if isinstance(value, dict):
-        plain = {}
-        for key, item in value.items():
-            if isinstance(key, np.generic):
-                key = key.item()
-            if not isinstance(key, str):
-                raise TypeError(f"cannot save {where}: its key {key!r} is not a string")
-            plain[key] = _plain(item, f"{where}[{key!r}]")
-        return plain
-    if isinstance(value, (list, tuple)):
-        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist(), where)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"cannot save {where} = {value!r}: a model file holds numbers, strings, lists and dicts "
-                    f"(as JSON), not {type(value).__name__}")
-
-
-# --------------------------------------------------------------------------- the atomic write
-
-# A temporary file is named after its target, this machine and the writing process:
-# ".<target>.nnxp-<host>-<pid>-<random>.tmp". A write killed midway leaves one behind,
-# so each write first removes those of its folder whose writer is surely gone:
-# * same machine and a process id that no longer runs: that write has ended;
-# * or not modified for STALE_AFTER seconds: a live write adds to its file without
-#   pause (a few seconds even for a large model), so an hour of silence means its
-#   writer is gone, on another machine of a shared folder too, or its process id was
-#   reused. (A writer frozen for that long would find its file gone and fail, leaving
-#   the old model in place.)
-# Only names of that form are touched, and the ".nnxp-XXXXXXXX.tmp" of nnxp 0.1, by age.
-STALE_AFTER = 3600.0
-_TEMPORARY = re.compile(r"^\..+\.nnxp-(?P<host>[A-Za-z0-9_-]{1,40})-(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
-_TEMPORARY_V01 = re.compile(r"^\.nnxp-[a-z0-9_]{8}\.tmp$")
-
-
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
-
-
-def _write_atomically(target: str, given: str, fill) -> None:
-    """Write ``target`` through a temporary file that ``fill(stream)`` fills; ``given``
-    is the path as the caller wrote it, for the messages."""
-    folder, name = os.path.split(target)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"cannot write the model to {given}: the folder {folder} does not exist")
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"cannot write the model to {given}: it is a folder")
-    _remove_stale_temporaries(folder)
-    temporary = os.path.join(folder, f".{name[:100]}.nnxp-{_host()}-{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    # 0o666 and the umask, as open() would; an existing target keeps its own mode.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        if os.path.exists(target) and hasattr(os, "fchmod"):
-            os.fchmod(handle, stat.S_IMODE(os.stat(target).st_mode))
-        with os.fdopen(handle, "wb") as stream:
-            fill(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _remove_stale_temporaries(folder: str) -> None:
-    """Remove the temporary files of writes to ``folder`` that were killed (see above)."""
-    now, host = time.time(), _host()
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        ours, old = _TEMPORARY.match(name), _TEMPORARY_V01.match(name)
-        if not (ours or old):
-            continue
-        path = os.path.join(folder, name)
-        try:
-            info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            writer_gone = ours is not None and ours["host"] == host and not _running(int(ours["pid"]))
-            if writer_gone or now - info.st_mtime > STALE_AFTER:
-                os.remove(path)
-        except OSError:  # removed meanwhile by another writer, or not ours to remove
-            continue
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid() or os.name != "posix":  # (on Windows, os.kill(pid, 0) would stop the process)
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: "does it exist?", nothing is sent
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, OverflowError):  # another user's process, or no way to ask
-        return True
-    return True
 
 
 # =========================================================================== reading
@@ -249,9 +90,6 @@ def read_model(path, backend=None, dtype=None, custom_layers: dict | None = None
     ``{"Scale": Scale}``: the file names a class, and only the classes of
     ``nnxp.layers`` and these are ever built from it.
     """
-    from .layers import LAYERS, Layer
-    from .model import Model
-
     classes = dict(LAYERS)
     for name, cls in (custom_layers or {}).items():
         if not (isinstance(cls, type) and issubclass(cls, Layer)):
@@ -496,12 +334,6 @@ def _build_layer(path: str, index: int, entry: dict, classes: dict):
 
 def _restore_training_settings(path: str, model, config: dict) -> None:
     """Loss, metrics, optimizer, hyperparameters, seed and history, each checked."""
-    from .losses import get_loss
-    from .metrics import get_metric
-    from .model import History
-    from .optimizers import get_optimizer
-    from .schedules import merged
-
     try:
         model.loss = get_loss(config["loss"])
         optimizer_config = dict(config["optimizer"])
@@ -532,15 +364,29 @@ def _check_dimensions(path: str, index: int, layer) -> None:
     layer.d, layer.fs = {}, {}
     try:
         layer.compute_shapes(np.broadcast_to(np.zeros(()), saved_fs["X"]))
-        found = _plain(layer.d, "d")
+        found = plain(layer.d, "d")
     except Exception as error:  # settings that do not fit the input at all
         raise ModelFileError(f"{path}: layer {index} ({name}) does not fit its input of shape {saved_fs['X']}: "
                              f"{error}") from None
     finally:
         layer.d, layer.fs = saved_d, saved_fs
+    saved_d = layer.d = _current_names(saved_d, found)
     if found != saved_d:
         raise ModelFileError(f"{path}: layer {index} ({name}) has the dimensions {saved_d!r:.200}, but its "
                              f"settings give {found!r:.200} for its input of shape {saved_fs['X']}")
+
+
+# Dimensions renamed since format 1 was fixed: old name -> new name. A file written
+# before holds the old one; it is read under the new one here, and nowhere else.
+RENAMED_DIMENSIONS = {"G": "gates"}  # a recurrent layer's number of gates (fc["G"] is its gate values)
+
+
+def _current_names(saved: dict, found: dict) -> dict:
+    """The saved dimensions with each old name (``RENAMED_DIMENSIONS``) that the layer no
+    longer uses, but whose new name it does, renamed; in their saved order."""
+    renamed = {old: new for old, new in RENAMED_DIMENSIONS.items()
+               if old in saved and new not in saved and new in found and old not in found}
+    return {renamed.get(key, key): value for key, value in saved.items()}
 
 
 def _expected_arrays(path: str, model, config: dict) -> dict[str, tuple[int, ...]]:
@@ -603,7 +449,7 @@ def _arrays(path: str, archive, members: dict, expected: dict, config: dict) -> 
     for key, (header_size, found, shape, fortran, size) in headers.items():
         data = _read_data(path, archive, members[key], key, header_size, size)
         array = np.frombuffer(data, dtype=found).reshape(shape, order="F" if fortran else "C")
-        if _sha256(array) != config["checksums"][key]:
+        if checksum(array) != config["checksums"][key]:
             raise ModelFileError(f"{path}: array {key} was changed after it was written (checksum mismatch)")
         arrays[key] = array
     return arrays

@@ -35,13 +35,14 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checks, report
-from .backend import backend_of, get_backend, resolve, to_numpy
+from .backend import backend_class_of, get_backend, resolve, to_numpy
 from .data import DataError, Dataset, as_host_array, batch_slices, holdout_last
 from .layers import Embedding, Layer, ShapeError
 from .layers.base import call_mode
 from .losses import get_loss
 from .metrics import RunningMeans, decisions, get_metric
 from .optimizers import get_optimizer
+from .saving import write_model
 from .schedules import merged
 
 
@@ -464,7 +465,7 @@ class Model:
     def output(self, X, batch_size: int | None = None):
         """The network's output for X, in evaluation mode, in chunks. X is a backend
         array, or a host array of a streamed set (then each chunk is copied over)."""
-        streamed = backend_of(X) != self.backend.name
+        streamed = backend_class_of(X) is not type(self.backend)  # X held on the host, for another backend
         size = checks.optional(checks.positive_int, "batch_size", batch_size, "predict") or \
             max(self.embedding.batch_size or 0, 1024)
         # Model.forward itself: a subclass's forward (EpyNN's) may take no `training`
@@ -604,8 +605,6 @@ class Model:
     def write(self, path) -> str:
         """Save to one file: a JSON config plus the weights and optimizer state (.npz).
         Under ``nnxp.distributed`` only the main process writes (every rank holds the same)."""
-        from .io import write_model
-
         return write_model(self, path) if _main_process() else str(path)
 
     def to(self, backend, dtype=None) -> "Model":

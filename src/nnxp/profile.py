@@ -153,8 +153,7 @@ def profile(model, repeats: int = 20, warmup: int = 3, verbose: bool = True, pat
             model.train_step(X, Y)
         laps.append(stopwatches.laps)
         steps.append(_timed_step(model, X, Y, sync, clock))  # interleaved: the same noise for both
-    target = f"{model.backend.name}-{model.backend.kernels}"
-    result = Profile(f"{model.name} on {model.backend}", target, int(X.shape[0]), repeats)
+    result = Profile(f"{model.name} on {model.backend}", model.backend.target, int(X.shape[0]), repeats)
     kept = _faster_half(laps, key=lambda lap: sum(lap.values()))
     result.parts = {key: statistics.fmean(lap.get(key, 0.0) for lap in kept) for key in laps[0]}
     result.step = statistics.fmean(_faster_half(steps, key=float))

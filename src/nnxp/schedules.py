@@ -22,7 +22,7 @@ the activations read those (``nnxp.activations.tuned``), the schedule skips them
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from . import checks
 from .activations import TUNING
@@ -62,9 +62,6 @@ class Schedule:
 
     def rates(self, epochs: int) -> list[float]:
         return [self.rate(e) for e in range(epochs)]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def merged(*layers_of_hpars: dict | None) -> Schedule:

@@ -108,7 +108,6 @@ def nnxp_model(workload: Workload, shrink: int = 1, seed: int = 0):
 def torch_model(workload: Workload, input_shape):
     """The same network in PyTorch (images NCHW, sequences batch-first); logits out,
     the softmax being fused into the cross-entropy loss as nnxp fuses it."""
-    import torch
     from torch import nn
 
     class LastState(nn.Module):

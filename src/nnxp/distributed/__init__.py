@@ -55,8 +55,8 @@ import shutil
 import sys
 from dataclasses import replace
 
-from ..backend import set_num_threads
 from ..model import set_data_parallel
+from ..threads import set_num_threads
 from .strategy import DataParallel, Statistics
 from .transports import DistributedError, MpiTransport, NcclTransport, wait_until
 

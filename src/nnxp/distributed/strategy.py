@@ -162,7 +162,7 @@ class DataParallel:
                     f"normalise with the statistics of its own share of the batch ({self.size} shares), not the "
                     f"whole batch's, so the weights would differ from one process's and the running statistics "
                     f"from rank to rank. Remove the BatchNorm layer, or train on one process.")
-        if self.kind == "nccl" and model.backend.name != "gpu":
+        if self.kind == "nccl" and model.backend.transport != "nccl":
             raise DistributedError(f"init('nccl') sums CuPy arrays on the GPUs, but the model is on "
                                    f"{model.backend.name!r}: nnxp.set_backend('gpu') before building it, "
                                    f"or init('mpi')")

@@ -161,10 +161,10 @@ class Layer:
         return self
 
     @property
-    def kernels(self) -> str:
-        """The kernel mode of this layer's backend, handed to ``nnxp.ops`` (the layer
-        itself never looks at it)."""
-        return self.active_backend().kernels
+    def kernel_mode(self) -> str:
+        """The kernel mode of this layer's backend ("numba" or "reference"), handed to
+        ``nnxp.ops`` (the layer itself never looks at it)."""
+        return self.active_backend().kernel_mode
 
     # ------------------------------------------------------------------ helpers
     def tune_activations(self, hpars: dict) -> None:

@@ -61,7 +61,7 @@ class Convolution(Layer):
         super().compute_shapes(X)
         (kh, kw), (H, W) = self.filter_size, X.shape[1:3]
         self.d.update(h=H, w=W, c=X.shape[3], f=self.filters, kh=kh, kw=kw)
-        self.d["padding"] = self.padding_for(X)
+        self.d["padding"] = self.find_padding(X)
         self.d["oh"], self.d["ow"] = output_size((H, W), self.filter_size, self.strides, self.d["padding"])
 
     def initialize_parameters(self):
@@ -70,8 +70,9 @@ class Convolution(Layer):
         if self.use_bias:
             self.p["b"] = self.new_parameter((F,), "zeros", fan_in=kh * kw * C, fan_out=kh * kw * F)
 
-    def padding_for(self, X):
-        """((top, bottom), (left, right)) for images of X's size (it depends on it for 'same')."""
+    def find_padding(self, X):
+        """((top, bottom), (left, right)) for images of X's size (it depends on it for 'same'),
+        checked to leave room for the filter."""
         padding = resolve_padding(self.padding, tuple(X.shape[1:3]), self.filter_size, self.strides)
         check_window_fits(self, X, self.filter_size, padding, "filter")
         return padding
@@ -79,8 +80,8 @@ class Convolution(Layer):
     def forward(self, X):
         check_images(self, X, self.d.get("c"))
         self.fc["X"] = X
-        self.fc["Z"] = conv2d_forward(X, self.p["W"], self.p.get("b"), self.strides, self.padding_for(X),
-                                      kernels=self.kernels)
+        self.fc["Z"] = conv2d_forward(X, self.p["W"], self.p.get("b"), self.strides, padding_of(self, X),
+                                      kernel_mode=self.kernel_mode)
         self.fc["A"] = self.activation(self.fc["Z"])
         return self.fc["A"]
 
@@ -89,7 +90,7 @@ class Convolution(Layer):
         dZ = self.activation_backward(dA, dZ)
         X = self.fc["X"]
         self.bc["dX"], self.bc["dW"], self.bc["db"] = conv2d_backward(
-            dZ, X, self.p["W"], self.strides, self.padding_for(X), self.input_gradient, kernels=self.kernels)
+            dZ, X, self.p["W"], self.strides, padding_of(self, X), self.input_gradient, kernel_mode=self.kernel_mode)
         return self.bc["dX"]
 
     def compute_gradients(self):
@@ -107,6 +108,16 @@ def check_images(layer: Layer, X, channels: int | None) -> None:
     if channels is not None and X.shape[3] != channels:
         raise ShapeError(f"{layer.describe()} was initialized for {channels} channels, "
                          f"expects (m, height, width, {channels}), got {tuple(X.shape)}")
+
+
+def padding_of(layer: Layer, X):
+    """The padding of images like X: ``d["padding"]``, found once by ``compute_shapes``,
+    for images of the size it saw (always so inside a model, whose Embedding refuses
+    other shapes); found again for another size ('same' depends on the size)."""
+    if tuple(X.shape[1:3]) != (layer.d["h"], layer.d["w"]):
+        return layer.find_padding(X)
+    (top, bottom), (left, right) = layer.d["padding"]  # a tuple again (a loaded model's d comes from JSON)
+    return (top, bottom), (left, right)
 
 
 def check_window_fits(layer: Layer, X, window, padding, what: str) -> None:

@@ -39,9 +39,12 @@ class Dropout(Layer):
         return self.random
 
     def _resume_stream(self, state) -> None:
-        if state is not None and self.active_backend().name != "gpu":
-            self.random = self.active_backend().random(None)
-            self.random.state = state
+        """Go on drawing masks from a saved ``state``, where the backend's stream can (the
+        GPU's cannot: the next mask then comes from a fresh stream, seeded as ever)."""
+        if state is not None:
+            stream = self.active_backend().random(None)
+            if stream.resume(state):
+                self.random = stream
 
     def random_state(self) -> dict:
         return {**super().random_state(), "masks": None if self.random is None else self.random.state}

@@ -63,12 +63,12 @@ class GRU(Recurrent):
         self.fc["X"] = X
         p = self.p
         H, self.fc["Z"], self.fc["G"], self.fc["Hn"] = gru_forward(X, p["U"], p["V"], p["b"], p["bh"],
-                                                                   *self.activations, kernels=self.kernels)
+                                                                   *self.activations, kernel_mode=self.kernel_mode)
         return self.output(H)
 
     def backward(self, dA):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db, dbh = gru_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["Z"], fc["G"],
-                                           fc["Hn"], *self.activations, kernels=self.kernels)
+                                           fc["Hn"], *self.activations, kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db, dbh=dbh)

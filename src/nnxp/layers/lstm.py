@@ -74,12 +74,12 @@ class LSTM(Recurrent):
         self.fc["X"] = X
         p, fc = self.p, self.fc
         H, fc["C"], fc["S"], fc["Z"], fc["G"] = lstm_forward(X, p["U"], p["V"], p["b"], *self.activations,
-                                                             kernels=self.kernels)
+                                                             kernel_mode=self.kernel_mode)
         return self.output(H)
 
     def backward(self, dA):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db = lstm_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["C"], fc["S"], fc["Z"],
-                                       fc["G"], *self.activations, kernels=self.kernels)
+                                       fc["G"], *self.activations, kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db)

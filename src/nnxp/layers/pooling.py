@@ -28,7 +28,7 @@ from __future__ import annotations
 from ..ops.pool import MODES, pool2d_backward, pool2d_forward
 from ..ops.windows import normalize_padding, output_size, resolve_padding
 from .base import Layer, pair
-from .convolution import check_images, check_window_fits
+from .convolution import check_images, check_window_fits, padding_of
 
 
 class Pooling(Layer):
@@ -49,11 +49,12 @@ class Pooling(Layer):
         super().compute_shapes(X)
         H, W, C = X.shape[1:]
         self.d.update(h=H, w=W, c=C, ph=self.pool_size[0], pw=self.pool_size[1])
-        self.d["padding"] = self.padding_for(X)
+        self.d["padding"] = self.find_padding(X)
         self.d["oh"], self.d["ow"] = output_size((H, W), self.pool_size, self.strides, self.d["padding"])
 
-    def padding_for(self, X):
-        """((top, bottom), (left, right)) for images of X's size (it depends on it for 'same')."""
+    def find_padding(self, X):
+        """((top, bottom), (left, right)) for images of X's size (it depends on it for 'same'),
+        checked to leave room for the pool."""
         padding = resolve_padding(self.padding, tuple(X.shape[1:3]), self.pool_size, self.strides)
         check_window_fits(self, X, self.pool_size, padding, "pool")
         return padding
@@ -61,13 +62,13 @@ class Pooling(Layer):
     def forward(self, X):
         check_images(self, X, self.d.get("c"))
         self.fc["X"] = X
-        self.fc["A"] = pool2d_forward(X, self.pool_size, self.strides, self.padding_for(X), self.mode,
-                                      kernels=self.kernels)
+        self.fc["A"] = pool2d_forward(X, self.pool_size, self.strides, padding_of(self, X), self.mode,
+                                      kernel_mode=self.kernel_mode)
         return self.fc["A"]
 
     def backward(self, dA):
         self.bc["dA"] = dA
         X = self.fc["X"]
-        self.bc["dX"] = pool2d_backward(dA, X, self.pool_size, self.strides, self.padding_for(X), self.mode,
-                                        kernels=self.kernels, A=self.fc["A"])
+        self.bc["dX"] = pool2d_backward(dA, X, self.pool_size, self.strides, padding_of(self, X), self.mode,
+                                        kernel_mode=self.kernel_mode, A=self.fc["A"])
         return self.bc["dX"]

@@ -1,14 +1,15 @@
 """What RNN, GRU and LSTM share: shapes, weights, the last-state option, clipping.
 
-A recurrent layer reads sequences X (m, steps, n) and keeps u units of state. Its G
-gates (RNN 1, GRU 3, LSTM 4) have their weights side by side::
+A recurrent layer reads sequences X (m, steps, n) and keeps u units of state. Its
+gates (``d["gates"]``: RNN 1, GRU 3, LSTM 4) have their weights side by side::
 
-    p["U"]  (n, G*u)   input weights        drawn with ``initialization`` (glorot_uniform)
-    p["V"]  (u, G*u)   recurrent weights    each gate's (u, u) block drawn with
-                                            ``recurrent_initialization`` (orthogonal)
-    p["b"]  (G*u,)     bias                 zeros
+    p["U"]  (n, gates*u)   input weights        drawn with ``initialization`` (glorot_uniform)
+    p["V"]  (u, gates*u)   recurrent weights    each gate's (u, u) block drawn with
+                                                ``recurrent_initialization`` (orthogonal)
+    p["b"]  (gates*u,)     bias                 zeros
 
-so one matrix product gives every gate of a step. The loop itself lives in
+so one matrix product gives every gate of a step. (``fc["G"]`` is something else: the
+gate VALUES of every step, in GRU and LSTM.) The loop itself lives in
 ``nnxp.ops.recurrent`` (reference code, or a compiled kernel).
 
 Output: every step's hidden state H (m, steps, u) when ``sequences=True``, else only
@@ -29,7 +30,7 @@ from .base import Layer, ShapeError, _shape_str
 
 
 class Recurrent(Layer):
-    gates = 1  # G: how many gates share the weight matrices
+    gates = 1  # how many gates share the weight matrices (d["gates"])
     gate_names: tuple[str, ...] = ()  # the constructor arguments that hold an activation
 
     def __init__(self, units: int, sequences: bool, initialization, recurrent_initialization, clip_gradients,
@@ -64,14 +65,14 @@ class Recurrent(Layer):
         self.check_sequences(X)
         super().compute_shapes(X)
         self.d["m"], self.d["s"], self.d["n"] = X.shape
-        self.d["u"], self.d["G"] = self.units, self.gates
+        self.d["u"], self.d["gates"] = self.units, self.gates
 
     def initialize_parameters(self):
-        n, u, G = self.d["n"], self.d["u"], self.gates
-        self.p["U"] = self.new_parameter((n, G * u), self.initialization, fan_in=n, fan_out=G * u)
-        self.p["V"] = self.new_parameter((u, G * u), self.recurrent_initialization, fan_in=u, fan_out=u,
-                                         blocks=G)  # one (u, u) block per gate
-        self.p["b"] = self.new_parameter((G * u,), "zeros", fan_in=n, fan_out=G * u)
+        n, u, gates = self.d["n"], self.d["u"], self.gates
+        self.p["U"] = self.new_parameter((n, gates * u), self.initialization, fan_in=n, fan_out=gates * u)
+        self.p["V"] = self.new_parameter((u, gates * u), self.recurrent_initialization, fan_in=u, fan_out=u,
+                                         blocks=gates)  # one (u, u) block per gate
+        self.p["b"] = self.new_parameter((gates * u,), "zeros", fan_in=n, fan_out=gates * u)
 
     # ------------------------------------------------------------------ the output
     def output(self, H):

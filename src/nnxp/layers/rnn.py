@@ -45,12 +45,12 @@ class RNN(Recurrent):
         self.check_sequences(X)
         self.fc["X"] = X
         H, self.fc["Z"] = rnn_forward(X, self.p["U"], self.p["V"], self.p["b"], self.activation,
-                                      kernels=self.kernels)
+                                      kernel_mode=self.kernel_mode)
         return self.output(H)
 
     def backward(self, dA):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db = rnn_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["Z"], self.activation,
-                                      kernels=self.kernels)
+                                      kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db)

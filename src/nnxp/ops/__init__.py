@@ -5,45 +5,88 @@ reference version, written only with Array API standard functions, is the one to
 and the one that runs on every backend. When the layer's backend runs in the
 ``numba`` kernel mode, the op hands the same arguments to the compiled kernel of the
 same name instead: ``nnxp.kernels.cpu`` (numba.njit) for NumPy arrays,
-``nnxp.kernels.cuda`` (numba.cuda.jit) for CuPy arrays. This module is the one place
-where that choice is made.
+``nnxp.kernels.cuda`` (numba.cuda.jit) for CuPy arrays. ``kernels_for``, below, is
+the one place where that choice is made; every op starts by asking it.
 
 The two kernel packages differ in one convention (``on_device``): the CPU kernels do
 a whole op and return its results; the CUDA kernels, which may not call CuPy, fill
 outputs that the op allocates, and leave the matrix products to the op (cuBLAS,
 through ``xp.matmul``). So on the GPU, convolution is the reference's im2col + matrix
 product with the two moves done by kernels, and a recurrent op is the reference's
-time loop with each step's element-wise work done by one fused kernel.
+time loop with each step's element-wise work done by one fused kernel
+(``recurrent_gpu.py``).
+
+The files: ``conv.py`` and ``pool.py`` (with ``windows.py``, the sliding-window
+arithmetic and moves they share), ``recurrent.py`` (the reference RNN, GRU and LSTM,
+with ``sequences.py``, what the reference and the GPU loops share), ``recurrent_gpu.py``
+(the GPU time loops) and ``warmup.py`` (every kernel compiled ahead of time).
 """
 
 from __future__ import annotations
 
-from ..backend import backend_of
+import importlib
+from typing import NamedTuple
+
+from ..backend import backend_class_of
 
 
-def fast_kernels(kernels: str, array):
-    """The compiled kernel module for ``array``'s backend, or None for the reference code.
+class Kernels(NamedTuple):
+    """The compiled kernels an op hands its work to.
 
-    Numba is imported here, at the first call in ``numba`` mode, never before.
+    ``module`` is the kernel package of the arrays' backend (``nnxp.kernels.cpu`` or
+    ``nnxp.kernels.cuda``), or None, and then the reference code runs; ``codes`` are the
+    op's activations as that package's integer codes (``RECURRENT_ACTIVATIONS``)."""
+
+    module: object = None
+    codes: tuple = ()
+
+    @property
+    def whole_op(self) -> bool:
+        """A CPU kernel of the op's own name does the whole op, from the op's arguments."""
+        return self.module is not None and not self.on_device
+
+    @property
+    def on_device(self) -> bool:
+        """CUDA kernels: the op allocates what they fill, and does the matrix products."""
+        return getattr(self.module, "ON_DEVICE", False)
+
+    def run(self, name: str, *arguments):
+        """The kernel ``name`` of the module, given the arguments, then the codes."""
+        return getattr(self.module, name)(*arguments, *self.codes)
+
+
+REFERENCE = Kernels()  # no kernels: the reference code runs
+
+
+def kernels_for(kernel_mode: str, array, activations=()) -> Kernels:
+    """The kernels for an op on ``array`` (and these activations), or REFERENCE.
+
+    In the ``reference`` mode, on the ``strict`` backend, or for an activation that the
+    kernels do not know (each knows a fixed set, as small int codes; one with parameters,
+    such as LReLU's alpha, is not among them), the reference code runs: a fallback by
+    design, not an error. Numba is imported here, at the first call in the ``numba``
+    mode, never before.
     """
-    if kernels != "numba":
+    module = kernel_module(kernel_mode, array)
+    if module is None:
+        return REFERENCE
+    known = getattr(module, "RECURRENT_ACTIVATIONS", {})
+    codes = []
+    for activation in activations:
+        code = known.get(activation.name)
+        if code is None or activation.params():
+            return REFERENCE
+        codes.append(code)
+    return Kernels(module, tuple(codes))
+
+
+def kernel_module(kernel_mode: str, array):
+    """The compiled kernel package for ``array``'s backend in the ``numba`` mode, else None:
+    the one that backend's class names (``kernel_package``; the strict backend has none)."""
+    if kernel_mode != "numba":
         return None
-    where = backend_of(array)
-    if where == "cpu":
-        from ..kernels import cpu
-
-        return cpu
-    if where == "gpu":
-        from ..kernels import cuda
-
-        return cuda
-    return None
-
-
-def on_device(module) -> bool:
-    """True for the CUDA kernels (outputs given by the op, matrix products left to it);
-    False for the CPU kernels (each does its whole op) and for None."""
-    return getattr(module, "ON_DEVICE", False)
+    package = backend_class_of(array).kernel_package
+    return None if package is None else importlib.import_module(package)
 
 
 def sum_rows(A):
@@ -61,4 +104,3 @@ def sum_rows(A):
     xp = array_namespace(A)
     ones = xp.ones((1, A.shape[0]), dtype=A.dtype, device=device(A))
     return (ones @ A)[0, ...]
-

@@ -8,18 +8,21 @@ Forward, for every sample n, output pixel (y, x) and filter f::
 
     Z[n, y, x, f] = b[f] + sum_{i, j, c} Xp[n, sh*y + i, sw*x + j, c] * W[i, j, c, f]
 
-With the windows gathered by im2col into rows, cols (m*oh*ow, kh*kw*C), this is one
-matrix product: Z = cols @ W_rows + b, where W_rows = W reshaped to (kh*kw*C, F).
+With the windows gathered into rows, this is one matrix product; in the steps the
+code below numbers::
 
-Backward, given dZ = dL/dZ (m, oh, ow, F)::
+    (1) cols = im2col(Xp)               every window as a row     (m*oh*ow, kh*kw*C)
+    (2) Z = cols @ W_rows + b           W_rows = W as (kh*kw*C, F)      (m*oh*ow, F)
 
-    db = sum of dZ over n, y, x                                       (F,)
-    dW = cols.T @ dZ_rows                 reshaped to (kh, kw, C, F)
-    dcols = dZ_rows @ W_rows.T            what each window sends back to its pixels
-    dX = col2im(dcols), with the padding cut off                      (m, H, W, C)
+Backward, given dZ = dL/dZ (m, oh, ow, F), as rows dZ_rows (m*oh*ow, F)::
 
-On the CPU, with ``kernels="numba"``, each function hands its arguments unchanged to
-the compiled kernel of the same name, which does the whole op. On the GPU the steps
+    (3) db = sum of dZ over n, y, x                                       (F,)
+    (4) dW = cols.T @ dZ_rows             reshaped to (kh, kw, C, F)
+    (5) dcols = dZ_rows @ W_rows.T        what each window sends back to its pixels
+    (6) dX = col2im(dcols), with the padding cut off                      (m, H, W, C)
+
+On the CPU, with ``kernel_mode="numba"``, each function hands its arguments unchanged
+to the compiled kernel of the same name, which does the whole op. On the GPU the steps
 above run as written, with im2col and col2im done by CUDA kernels (``_columns`` and
 ``_image_gradient``) and the three products on cuBLAS (see ``nnxp.ops``). What
 follows is otherwise the reference.
@@ -29,47 +32,47 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels, on_device, sum_rows
+from . import kernels_for, sum_rows
 from .windows import col2im, crop_images, im2col, output_size, pad_images
 
 
-def conv2d_forward(X, W, b, strides, padding, kernels: str = "reference"):
+def conv2d_forward(X, W, b, strides, padding, kernel_mode: str = "reference"):
     """Z (m, oh, ow, F) from images X (m, H, W, C), filters W (kh, kw, C, F), bias b (F,) or None."""
-    module = fast_kernels(kernels, X)
-    if module is not None and not on_device(module):
-        return module.conv2d_forward(X, W, b, strides, padding)
+    kernels = kernels_for(kernel_mode, X)
+    if kernels.whole_op:
+        return kernels.run("conv2d_forward", X, W, b, strides, padding)
     xp = array_namespace(X, W)
     kh, kw, C, F = W.shape
-    cols = _columns(module, X, (kh, kw), strides, padding)  # (m*oh*ow, kh*kw*C)
-    Z = cols @ xp.reshape(W, (kh * kw * C, F))
+    cols = _columns(kernels, X, (kh, kw), strides, padding)  # (1) (m*oh*ow, kh*kw*C)
+    Z = cols @ xp.reshape(W, (kh * kw * C, F))  # (2)
     if b is not None:
         Z = Z + b
     m, oh, ow = _grid(X, (kh, kw), strides, padding)
     return xp.reshape(Z, (m, oh, ow, F))
 
 
-def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernels: str = "reference"):
+def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernel_mode: str = "reference"):
     """(dX, dW, db) from dZ = dL/dZ (m, oh, ow, F) and the forward's X and W.
 
     db is returned even for a layer without bias (it is the sum of dZ; ignore it).
     With ``need_dX=False`` (a first layer: nothing uses dL/dX there) dX is None and
     its cost, about half of the backward pass, is saved.
     """
-    module = fast_kernels(kernels, X)
-    if module is not None and not on_device(module):
-        return module.conv2d_backward(dZ, X, W, strides, padding, need_dX)
+    kernels = kernels_for(kernel_mode, X)
+    if kernels.whole_op:
+        return kernels.run("conv2d_backward", dZ, X, W, strides, padding, need_dX)
     xp = array_namespace(dZ, X, W)
     kh, kw, C, F = W.shape
-    cols = _columns(module, X, (kh, kw), strides, padding)  # recomputed: cheaper to redo than to keep
+    cols = _columns(kernels, X, (kh, kw), strides, padding)  # (1) again: cheaper to redo than to keep
     dZ_rows = xp.reshape(dZ, (cols.shape[0], F))
     W_rows = xp.reshape(W, (kh * kw * C, F))
 
-    db = sum_rows(dZ_rows)
-    dW = xp.reshape(xp.matrix_transpose(cols) @ dZ_rows, (kh, kw, C, F))
+    db = sum_rows(dZ_rows)  # (3)
+    dW = xp.reshape(xp.matrix_transpose(cols) @ dZ_rows, (kh, kw, C, F))  # (4)
     if not need_dX:
         return None, dW, db
-    dcols = dZ_rows @ xp.matrix_transpose(W_rows)  # (m*oh*ow, kh*kw*C)
-    return _image_gradient(module, dcols, X, (kh, kw), strides, padding), dW, db
+    dcols = dZ_rows @ xp.matrix_transpose(W_rows)  # (5) (m*oh*ow, kh*kw*C)
+    return _image_gradient(kernels, dcols, X, (kh, kw), strides, padding), dW, db  # (6)
 
 
 def _grid(X, window, strides, padding):
@@ -77,28 +80,28 @@ def _grid(X, window, strides, padding):
     return (X.shape[0], *output_size(tuple(X.shape[1:3]), window, strides, padding))
 
 
-def _columns(module, X, window, strides, padding):
-    """im2col as one matrix, (m*oh*ow, kh*kw*C): by the CUDA kernel into an array
-    allocated here (``module`` holds the CUDA kernels), else by the reference moves."""
+def _columns(kernels, X, window, strides, padding):
+    """im2col as one matrix, (m*oh*ow, kh*kw*C): on the GPU by the CUDA kernel, into an
+    array allocated here; else by the reference moves."""
     xp = array_namespace(X)
     m, oh, ow = _grid(X, window, strides, padding)
     shape = (m * oh * ow, window[0] * window[1] * X.shape[3])
-    if module is None:
+    if not kernels.on_device:
         return xp.reshape(im2col(pad_images(X, padding), window, strides), shape)  # from (m, oh, ow, kh*kw, C)
     cols = xp.empty(shape, dtype=X.dtype)
-    module.im2col(X, window, strides, padding, cols)
+    kernels.run("im2col", X, window, strides, padding, cols)
     return cols
 
 
-def _image_gradient(module, dcols, X, window, strides, padding):
+def _image_gradient(kernels, dcols, X, window, strides, padding):
     """dX (m, H, W, C) from dcols (m*oh*ow, kh*kw*C): col2im, then the padding cut off;
     on the GPU one gathering kernel that skips the padding."""
     xp = array_namespace(dcols)
-    if module is None:
+    if not kernels.on_device:
         m, oh, ow = _grid(X, window, strides, padding)
         dcols = xp.reshape(dcols, (m, oh, ow, window[0] * window[1], X.shape[3]))
         padded = tuple(size + sum(pad) for size, pad in zip(X.shape[1:3], padding))
         return crop_images(col2im(dcols, padded, window, strides), padding)
     dX = xp.empty(X.shape, dtype=dcols.dtype)
-    module.col2im(dcols, window, strides, padding, dX)
+    kernels.run("col2im", dcols, window, strides, padding, dX)
     return dX

@@ -18,62 +18,67 @@ Backward, given dA = dL/dA::
 and each pixel sums what it receives from every window that covers it (col2im).
 
 Each function hands its arguments unchanged to the compiled kernel of the same name
-when ``kernels`` asks for one (see ``nnxp.ops``); on the GPU it also hands over the
-output, allocated here. What follows is the reference.
+when ``kernel_mode`` asks for one (see ``nnxp.ops``); on the GPU it also hands over the
+output, allocated here. What follows is the reference, in the steps it numbers::
+
+    (1) windows = im2col(Xp)                       (m, oh, ow, ph*pw, C)
+    (2) A = max / min / mean of each window        over its ph*pw values
+    (3) dcols = what each window's pixels receive  (the rule above)
+    (4) dX = col2im(dcols), with the padding cut off
 """
 
 from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from . import fast_kernels, on_device
+from . import kernels_for
 from .windows import col2im, crop_images, im2col, output_size, pad_images
 
 MODES = ("max", "mean", "min")
 _PAD_VALUE = {"max": -float("inf"), "min": float("inf"), "mean": 0.0}
 
 
-def pool2d_forward(X, pool_size, strides, padding, mode: str, kernels: str = "reference"):
+def pool2d_forward(X, pool_size, strides, padding, mode: str, kernel_mode: str = "reference"):
     """A (m, oh, ow, C): the max, min or mean of each window of X (m, H, W, C)."""
-    module = fast_kernels(kernels, X)
+    kernels = kernels_for(kernel_mode, X)
+    if kernels.whole_op:
+        return kernels.run("pool2d_forward", X, pool_size, strides, padding, mode)
     xp = array_namespace(X)
-    if on_device(module):  # the CUDA kernel fills an array from CuPy's memory pool
+    if kernels.on_device:  # the CUDA kernel fills an array from CuPy's memory pool
         A = xp.empty((X.shape[0], *output_size(tuple(X.shape[1:3]), pool_size, strides, padding), X.shape[3]),
                      dtype=X.dtype)
-        module.pool2d_forward(X, pool_size, strides, padding, mode, A)
+        kernels.run("pool2d_forward", X, pool_size, strides, padding, mode, A)
         return A
-    if module is not None:
-        return module.pool2d_forward(X, pool_size, strides, padding, mode)
-    windows = im2col(pad_images(X, padding, _PAD_VALUE[mode]), pool_size, strides)  # (m, oh, ow, ph*pw, C)
-    if mode == "max":
+    windows = im2col(pad_images(X, padding, _PAD_VALUE[mode]), pool_size, strides)  # (1) (m, oh, ow, ph*pw, C)
+    if mode == "max":  # (2)
         return xp.max(windows, axis=3)
     if mode == "min":
         return xp.min(windows, axis=3)
     return xp.mean(windows, axis=3)
 
 
-def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernels: str = "reference", A=None):
+def pool2d_backward(dA, X, pool_size, strides, padding, mode: str, kernel_mode: str = "reference", A=None):
     """dX (m, H, W, C) from dA = dL/dA (m, oh, ow, C) and the forward's X.
 
     A, the forward's output, is optional: the CPU kernel uses it to find the extreme
     pixels faster (see ``nnxp.kernels.cpu.pool``); the code here does not need it."""
-    module = fast_kernels(kernels, X)
+    kernels = kernels_for(kernel_mode, X)
+    if kernels.whole_op:
+        return kernels.run("pool2d_backward", dA, X, pool_size, strides, padding, mode, A)
     xp = array_namespace(dA, X)
-    if on_device(module):
+    if kernels.on_device:
         dX = xp.empty(X.shape, dtype=X.dtype)
-        module.pool2d_backward(dA, X, pool_size, strides, padding, mode, dX)
+        kernels.run("pool2d_backward", dA, X, pool_size, strides, padding, mode, dX)
         return dX
-    if module is not None:
-        return module.pool2d_backward(dA, X, pool_size, strides, padding, mode, A)
     Xp = pad_images(X, padding, _PAD_VALUE[mode])
-    windows = im2col(Xp, pool_size, strides)  # (m, oh, ow, k, C), k = ph * pw
+    windows = im2col(Xp, pool_size, strides)  # (1) (m, oh, ow, k, C), k = ph * pw
     k = windows.shape[3]
     dA = dA[:, :, :, None, :]
-    if mode == "mean":
+    if mode == "mean":  # (3)
         dcols = xp.broadcast_to(dA / k, windows.shape)
     else:
         # argmax and argmin return the first of equal values: the tie rule, for free
         first = xp.argmax(windows, axis=3) if mode == "max" else xp.argmin(windows, axis=3)  # (m, oh, ow, C)
         taps = xp.reshape(xp.arange(k, dtype=first.dtype), (1, 1, 1, k, 1))
         dcols = xp.where(first[:, :, :, None, :] == taps, dA, 0.0)
-    return crop_images(col2im(dcols, Xp.shape[1:3], pool_size, strides), padding)
+    return crop_images(col2im(dcols, Xp.shape[1:3], pool_size, strides), padding)  # (4)

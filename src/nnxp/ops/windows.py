@@ -111,9 +111,7 @@ def col2im(cols, padded: Pair, window: Pair, strides: Pair):
     The mirror of im2col: what offset (i, j) of window (y, x) holds lands on pixel
     (i + sh * y, j + sw * x).
     """
-    xp = array_namespace(cols)
     (kh, kw), (sh, sw), (Hp, Wp) = window, strides, padded
-    m, oh, ow, _, C = cols.shape
     total = None
     for i in range(kh):
         for j in range(kw):

@@ -117,16 +117,43 @@ def test_without_any_folder_the_kernels_compile_in_memory_with_one_warning(choos
 def test_every_cpu_kernel_is_cached_in_the_folder_never_the_package():
     from numba.core.dispatcher import Dispatcher
 
-    from nnxp.kernels.cpu import conv, pool, recurrent
+    from nnxp.kernels.cpu import conv, fastmath, pool, recurrent
 
     folder, package = cache.cache_folder(), os.path.dirname(os.path.abspath(conv.__file__))
     assert folder is not None and not folder.startswith(package)
-    kernels = [value for module in (conv, pool, recurrent) for value in vars(module).values()
+    kernels = [value for module in (conv, fastmath, pool, recurrent) for value in vars(module).values()
                if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__]
     assert len(kernels) >= 25
     for kernel in kernels:
         assert isinstance(kernel._cache, cache.NnxpFunctionCache), kernel.__name__
         assert kernel._cache._cache_path.startswith(folder + os.sep), kernel.__name__
+
+
+def test_a_kernel_goes_stale_when_a_file_it_may_have_compiled_in_changes(tmp_path):
+    """A kernel's stamp covers its own file, the files beside it (fastmath.py's activations
+    are inlined into the recurrent kernels) and the shared files of kernels/
+    (activation_codes.py): Numba's own stamp, its file alone, would load stale code."""
+    from nnxp.kernels.cpu import recurrent
+
+    folder = tmp_path / "kernels"
+    folder.mkdir()
+    (folder / "loops.py").write_text("def kernel():\n    return 1\n")
+    (folder / "maths.py").write_text("ONE = 1\n")
+    (folder / "notes.txt").write_text("not a source")
+
+    def stamp():
+        namespace = {}
+        exec(compile((folder / "loops.py").read_text(), str(folder / "loops.py"), "exec"), namespace)
+        return cache.NnxpCacheLocator(namespace["kernel"], str(folder / "loops.py")).get_source_stamp()
+
+    before = stamp()
+    (folder / "notes.txt").write_text("still not a source")
+    assert stamp() == before
+    (folder / "maths.py").write_text("ONE = 2\n")
+    assert stamp() != before
+    real = cache.NnxpCacheLocator(recurrent._rnn_forward_chunk.py_func, recurrent.__file__).get_source_stamp()
+    covered = {os.path.basename(path) for path, _ in real}
+    assert {"recurrent.py", "fastmath.py", "activation_codes.py"} <= covered
 
 
 def test_the_cuda_kernels_are_cached_in_the_folder_too(tmp_path):

@@ -4,13 +4,15 @@ kernels/cpu/chunks.py), in one process, interleaved, so that the ratio compares 
 with like on a noisy machine. Both run the current kernels with the number of chunks
 each rule gives; the old serial path was one chunk.
 
-    python benchmarks/time_fixed_chunks.py [calls per timing, default 30]
+    python benchmarks/probes/time_fixed_chunks.py [calls per timing, default 30]
 """
 import sys, time, json
 import numpy as np
 import numba
 from nnxp.kernels.cpu import conv, recurrent as R
+from nnxp.kernels.activation_codes import SIGMOID, TANH
 from nnxp.kernels.cpu.chunks import gradient_chunks
+from nnxp.kernels.cpu.fastmath import constants
 import os
 
 ONLY = os.environ.get("ONLY", "")  # e.g. ONLY=lstm: only the cases whose label holds it
@@ -49,33 +51,33 @@ def recurrent_case(family, m, T, n, u, dtype):
     U = (rng.standard_normal((n, G * u)) * 0.3).astype(dtype)
     V = (rng.standard_normal((u, G * u)) * 0.3).astype(dtype)
     b = np.zeros(G * u, dtype)
-    K = R._constants(X.dtype)
+    K = constants(X.dtype)
     dH = rng.standard_normal((m, T, u)).astype(dtype)
     if family == "rnn":
-        H, Z = R.rnn_forward(X, U, V, b, R.TANH)
+        H, Z = R.rnn_forward(X, U, V, b, TANH)
         def run(chunks, parallel):
             dZ, dh, dX = np.empty_like(Z), R._zeros(X, m, 1, u), R._zeros(X, *X.shape)
             dU, dV, db = R._sums(X, chunks, U, V)
             (R._rnn_backward_parallel if parallel else R._rnn_backward_serial)(
-                chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, R.TANH, K)
+                chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, TANH, K)
             return dU.sum(0), dV.sum(0), db.sum(0)
     elif family == "gru":
         bh = np.zeros(u, dtype)
-        H, Z, A, Hn = R.gru_forward(X, U, V, b, bh, R.TANH, R.SIGMOID, R.SIGMOID)
+        H, Z, A, Hn = R.gru_forward(X, U, V, b, bh, TANH, SIGMOID, SIGMOID)
         def run(chunks, parallel):
             dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), R._zeros(X, m, 1, u), R._zeros(X, *X.shape)
             (dU, dV, db), dbh = R._sums(X, chunks, U, V), R._zeros(X, chunks, u)
             (R._gru_backward_parallel if parallel else R._gru_backward_serial)(
-                chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, R.TANH, R.SIGMOID, R.SIGMOID, K)
+                chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, TANH, SIGMOID, SIGMOID, K)
             return dU.sum(0), dV.sum(0), db.sum(0), dbh.sum(0)
     else:
-        H, C, S, Z, A = R.lstm_forward(X, U, V, b, R.TANH, R.TANH, R.SIGMOID, R.SIGMOID, R.SIGMOID)
+        H, C, S, Z, A = R.lstm_forward(X, U, V, b, TANH, TANH, SIGMOID, SIGMOID, SIGMOID)
         def run(chunks, parallel):
             dZ, dX = np.empty_like(Z), R._zeros(X, *X.shape)
             dh, dc, (dU, dV, db) = R._zeros(X, m, 1, u), R._zeros(X, m, 1, u), R._sums(X, chunks, U, V)
             (R._lstm_backward_parallel if parallel else R._lstm_backward_serial)(
                 chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
-                R.TANH, R.TANH, R.SIGMOID, R.SIGMOID, R.SIGMOID, K)
+                TANH, TANH, SIGMOID, SIGMOID, SIGMOID, K)
             return dU.sum(0), dV.sum(0), db.sum(0)
     return run
 

@@ -3,13 +3,13 @@
 # that each fit one call (the machine has no network: pure-Python wheels that its image
 # lacks are carried in .device/wheels).
 #
-#   bash benchmarks/gpu_session.sh test      set up, nnxp info, the gpu-marked tests
-#   bash benchmarks/gpu_session.sh bench     the benchmark targets gpu-numba, gpu-reference, torch-cuda
-#   bash benchmarks/gpu_session.sh sweep     nnxp compare --sweep batch_size on W2 and W3 (cpu vs gpu)
+#   bash benchmarks/probes/gpu_session.sh test      set up, nnxp info, the gpu-marked tests
+#   bash benchmarks/probes/gpu_session.sh bench     the benchmark targets gpu-numba, gpu-reference, torch-cuda
+#   bash benchmarks/probes/gpu_session.sh sweep     nnxp compare --sweep batch_size on W2 and W3 (cpu vs gpu)
 #
 # Logs and JSON go to $OUT (default /tmp/nnxp-gpu).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."  # the checkout
 OUT=${OUT:-/tmp/nnxp-gpu}
 mkdir -p "$OUT"
 PY=${PY:-python3}

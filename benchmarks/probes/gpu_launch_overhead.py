@@ -1,7 +1,7 @@
 """What one kernel launch costs from Python on this GPU: the numbers behind the design
 of the recurrent GPU path (50 steps x 2 launches per batch in W8).
 
-    python benchmarks/gpu_launch_overhead.py
+    python benchmarks/probes/gpu_launch_overhead.py
 
 Times, per call (median of 2000, synchronised at the end only): a Numba-CUDA kernel
 with 8 array arguments given as fresh CuPy views, as CuPy arrays reused, as Numba

@@ -55,6 +55,29 @@ def test_dropout_masks_are_seeded_and_the_same_on_every_backend(rng):
     assert np.array_equal(masks[0], masks[1]) and np.array_equal(masks[0], masks[2])
 
 
+def test_dropout_resumes_its_masks_where_the_stream_can_and_seeds_afresh_where_it_cannot(rng):
+    """The mask stream answers whether a saved state can be restored (``resume``): on the
+    host it can, and the masks go on where they were; the GPU's stream (CuPy's, whose
+    state cannot be read out) cannot, and the layer seeds a fresh stream from its own
+    generator at the next mask, as it did before it ever drew one."""
+    from nnxp.backend import GpuBackend
+
+    X = nnxp.get_backend().asarray(rng.standard_normal((8, 6)))
+    layer = Dropout(0.5).initialize(X, seed=3)
+    layer.forward(X)
+    saved = layer.random_state()
+    expected = to_numpy(layer.forward(X)).copy()
+    layer.set_random_state(saved)
+    assert np.array_equal(to_numpy(layer.forward(X)), expected)  # resumed: the same next mask
+
+    gpu = GpuBackend("gpu", "float64", "numba")  # its stream is made without touching a GPU
+    stream = gpu.random(1)
+    assert stream.state is None and stream.resume(saved["masks"]) is False
+    layer.backend = gpu
+    layer.set_random_state(saved)
+    assert layer.random is None  # the next mask seeds a stream from the layer's generator
+
+
 def test_dropout_options_are_checked():
     with pytest.raises(ValueError, match="Dropout: drop_prob must be a finite number in \\[0, 1\\), got 1.0"):
         Dropout(1.0)

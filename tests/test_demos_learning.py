@@ -1,6 +1,6 @@
 """Learning: the demo network (``nnxp demo``) learns the digits, in both precisions.
 
-It is built by ``nnxp.cli.demo_model("mlp")``, the very function the demo calls: digits
+It is built by ``nnxp.demos.demo_model("mlp")``, the very function the demo calls: digits
 (1797 8x8 images bundled with scikit-learn) / 16, labels one-hot; Dense 64 -> 32 ReLU,
 Dense 10 softmax, cross-entropy, Adam with an exponentially decaying rate, batches of 32;
 half the images train, a quarter validates, a quarter tests.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nnxp
-from nnxp.cli import DEMO_EPOCHS, demo_model
+from nnxp.demos import DEMO_EPOCHS, demo_model
 
 
 @pytest.mark.slow

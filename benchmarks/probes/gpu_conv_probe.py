@@ -2,7 +2,7 @@
 (256 x 32x32x3 -> 32 filters 3x3, padding 1), float32: each piece timed alone with the
 device synchronised (median of 50), and the whole layer's forward + backward.
 
-    python benchmarks/gpu_conv_probe.py
+    python benchmarks/probes/gpu_conv_probe.py
 """
 
 import time
