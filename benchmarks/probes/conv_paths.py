@@ -1,5 +1,6 @@
 """Convolution: the direct kernels (kernels/cpu/conv.py) against im2col + BLAS
-(kernels/cpu/conv_gemm.py), forward + backward, at the shapes of the workloads.
+(kernels/cpu/conv_gemm.py), forward + backward with ReLU (fused in both), at the shapes
+of the workloads or on a grid (``--grid``).
 
     python benchmarks/probes/conv_paths.py [--threads 2] [--rounds 7] [--calls 9]
 
@@ -27,6 +28,7 @@ SHAPES = {  # name: (m, H, W, C, k, F, pad, need_dX)
 
 
 def variants(shape, dtype):
+    from nnxp.kernels.activation_codes import RELU
     from nnxp.kernels.cpu import conv, conv_gemm
 
     m, H, W, C, k, F, pad, need_dX = shape
@@ -38,19 +40,13 @@ def variants(shape, dtype):
     oh = H + 2 * pad - k + 1
     dA = rng.standard_normal((m, oh, oh, F)).astype(dtype)
 
-    def direct():  # what the layer does today: kernel, then ReLU forward and backward in NumPy
-        Z = conv.conv2d_forward(X, Wt, b, strides, padding)
-        A = np.maximum(Z, np.zeros_like(Z))
-        dZ = dA * (Z > 0).astype(dtype)
-        conv.conv2d_backward(dZ, X, Wt, strides, padding, need_dX)
-        return A
+    def run(module):  # the layer's work: Z and A = ReLU(Z), then dZ from dA and A's mask, dX, dW, db
+        def step():
+            Z, A = module.conv2d_activation_forward(X, Wt, b, strides, padding, RELU)
+            module.conv2d_activation_backward(dA, Z, A, X, Wt, strides, padding, need_dX, RELU)
+        return step
 
-    def gemm():  # im2col + BLAS, bias and ReLU fused, ReLU backward from A's mask
-        Z, A = conv_gemm.conv2d_forward(X, Wt, b, strides, padding, relu=True)
-        conv_gemm.conv2d_backward(dA, X, Wt, strides, padding, need_dX, relu_A=A)
-        return A
-
-    return {"direct": direct, "gemm": gemm}
+    return {"direct": run(conv), "gemm": run(conv_gemm)}
 
 
 def median_time(function, calls):

@@ -23,7 +23,7 @@ STEPS_FEATURES = {32: (20, 8), 128: (50, 32)}  # batch -> (steps, features), as 
 def variants(kind, m, T, n, u, dtype):
     from nnxp.kernels.cpu import recurrent as direct, recurrent_blas as blas
 
-    codes = direct.RECURRENT_ACTIVATIONS
+    from nnxp.kernels.activation_codes import RECURRENT_ACTIVATIONS as codes
     G = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
     rng = np.random.default_rng(0)
     X = rng.standard_normal((m, T, n)).astype(dtype)

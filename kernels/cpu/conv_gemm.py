@@ -36,20 +36,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..activation_codes import RELU
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
 
 KERNEL = {"cache": True, "nogil": True, "error_model": "numpy"}
 
-# A chunk's matrix of windows is at most this many bytes (unless one sample needs more):
-# small enough to stay in the core's share of the cache while the product reads it.
+# A chunk's matrix of windows is about this many bytes at most (unless one sample needs
+# more): small enough to stay in the core's share of the cache while the product reads
+# it (W7's second layer, 1 thread: 1 MB chunks as fast as 256 KB ones, 4 MB 30% slower).
+# Each chunk costs ~25 us of calls each way, so chunks are few, but an even number of
+# equal ones, so that two threads share them evenly (two chunks of 37 and 27 samples
+# kept one core busy 58% of the time; eight of 8 cost W6's second layer 0.3 ms more).
 CHUNK_BYTES = 1 << 20
 
 
 def samples_per_chunk(m, oh, ow, k, itemsize):
-    """Samples per chunk: as many as keep cols under CHUNK_BYTES, at least 1. It
-    depends on the shapes alone, never on the number of threads."""
-    return max(1, min(m, CHUNK_BYTES // max(1, oh * ow * k * itemsize)))
+    """Samples per chunk: an even number of chunks (2 at least) of equal size, each
+    under CHUNK_BYTES of windows where a sample allows it. It depends on the shapes
+    alone, never on the number of threads."""
+    chunks = max(2, -(-m * oh * ow * k * itemsize // CHUNK_BYTES))
+    chunks += chunks % 2
+    return max(1, -(-m // chunks))
 
 
 # --------------------------------------------------------------------------- the two moves
@@ -173,16 +181,38 @@ def _geometry(X, W, strides, padding):
     return m, C, F, kh, kw, sh, sw, top, left, Hp, Wp, oh, ow
 
 
-def conv2d_forward(X, W, b, strides, padding, relu=False):
-    """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward``; with ``relu``, (Z, A)
-    with A = max(Z, 0) computed in the same pass as the bias."""
+def conv2d_forward(X, W, b, strides, padding):
+    """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward``."""
+    return _forward(X, W, b, strides, padding, False)[0]
+
+
+def conv2d_activation_forward(X, W, b, strides, padding, activation):
+    """(Z, A) with A = f(Z), as ``nnxp.ops.conv.conv2d_activation_forward``; ``activation``
+    is the code of ReLU (A made in the pass that adds the bias) or of the identity (A is Z)."""
+    return _forward(X, W, b, strides, padding, activation == RELU)
+
+
+def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
+    """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
+    return _backward(dZ, X, W, strides, padding, need_dX, None)[:3]
+
+
+def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
+    """(dX, dW, db, dZ), as ``nnxp.ops.conv.conv2d_activation_backward``: for ReLU, dZ =
+    dA where A > 0, formed chunk by chunk just before the chunk's products; for the
+    identity, dZ is dA."""
+    return _backward(dA, X, W, strides, padding, need_dX, A if activation == RELU else None)
+
+
+def _forward(X, W, b, strides, padding, relu):
+    """(Z, A): A = max(Z, 0) with ``relu``, else A is Z."""
     X = np.ascontiguousarray(X)
     m, C, F, kh, kw, sh, sw, top, left, Hp, Wp, oh, ow = _geometry(X, W, strides, padding)
     k = kh * kw * C
     W_rows = np.ascontiguousarray(W, dtype=X.dtype).reshape(k, F)
     bias = np.zeros(F, dtype=X.dtype) if b is None else np.ascontiguousarray(b, dtype=X.dtype)
     Z = np.empty((m, oh, ow, F), dtype=X.dtype)
-    A = np.empty_like(Z) if relu else None
+    A = np.empty_like(Z) if relu else Z
     per = samples_per_chunk(m, oh, ow, k, X.itemsize)
     chunks = -(-m // per)
 
@@ -199,33 +229,32 @@ def conv2d_forward(X, W, b, strides, padding, relu=False):
             add_bias(Z_rows.reshape(-1), bias)
 
     workers.share(run, chunks)
-    return (Z, A) if relu else Z
+    return Z, A
 
 
-def conv2d_backward(dZ, X, W, strides, padding, need_dX=True, relu_A=None):
-    """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward``. With ``relu_A`` (the forward's
-    A = max(Z, 0)), the first argument is dA and dZ = dA * (A > 0) is formed here."""
+def _backward(dZ, X, W, strides, padding, need_dX, relu_A):
+    """(dX, dW, db, dZ). With ``relu_A`` (the forward's A = max(Z, 0)), the first argument
+    is dA and dZ = dA where A > 0 is formed on the way."""
     X = np.ascontiguousarray(X)
     m, C, F, kh, kw, sh, sw, top, left, Hp, Wp, oh, ow = _geometry(X, W, strides, padding)
     k = kh * kw * C
     W_rows = np.ascontiguousarray(W, dtype=X.dtype).reshape(k, F)
-    dZ = np.ascontiguousarray(dZ, dtype=X.dtype)
+    given = np.ascontiguousarray(dZ, dtype=X.dtype)
     per = samples_per_chunk(m, oh, ow, k, X.itemsize)
     chunks = -(-m // per)
     dW_parts = np.empty((chunks, k, F), dtype=X.dtype)
     db_parts = np.zeros((chunks, F), dtype=X.dtype)
     dX = np.empty_like(X) if need_dX else None
-    dZ_out = np.empty_like(dZ) if relu_A is not None else dZ
+    dZ = np.empty_like(given) if relu_A is not None else given
 
     def run(c):
         first, last = c * per, min(m, (c + 1) * per)
         rows = (last - first) * oh * ow
-        given = dZ[first:last].reshape(rows, F)
+        dZ_rows = dZ[first:last].reshape(rows, F)
         if relu_A is not None:
-            dZ_rows = dZ_out[first:last].reshape(rows, F)
-            relu_mask_and_bias_sum(given.reshape(-1), relu_A[first:last].reshape(-1), dZ_rows.reshape(-1), db_parts[c])
+            relu_mask_and_bias_sum(given[first:last].reshape(-1), relu_A[first:last].reshape(-1), dZ_rows.reshape(-1),
+                                   db_parts[c])
         else:
-            dZ_rows = given
             bias_sum(dZ_rows.reshape(-1), db_parts[c])
         image = np.zeros(Hp * Wp * C, dtype=X.dtype)
         cols = np.empty((rows, k), dtype=X.dtype)
@@ -236,9 +265,8 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX=True, relu_A=None):
             col2im_chunk(dcols, first, last, kh, kw, sh, sw, top, left, Wp, oh, ow, image, dX)
 
     workers.share(run, chunks)
-    dW = dW_parts[0].copy()
-    db = db_parts[0].copy()
+    dW, db = dW_parts[0].copy(), db_parts[0].copy()
     for c in range(1, chunks):  # in chunk order: the same sums on any number of threads
         dW += dW_parts[c]
         db += db_parts[c]
-    return dX, dW.reshape(W.shape), db
+    return dX, dW.reshape(W.shape), db, dZ

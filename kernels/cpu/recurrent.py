@@ -123,7 +123,7 @@ def rnn_forward(X, U, V, b, activation):
     H = np.empty_like(Z)
     chunks, K = _chunks(m), constants(X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
-    codes = _row_codes(u, X.dtype, activation)
+    codes = row_codes(u, X.dtype, activation)
     if chunks == 1:
         _rnn_forward_chunk(0, m, X, U, V, b, Z, H, codes, K)
     else:
@@ -235,7 +235,7 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     P = np.empty((m, 1, 3 * u), dtype=X.dtype)  # this step's recurrent side
     chunks, K = _chunks(m), constants(X.dtype)
     X, U, V, b, bh = _contiguous(X, U, V, b, bh)
-    codes = _row_codes(u, X.dtype, reset_gate, update_gate, activation)
+    codes = row_codes(u, X.dtype, reset_gate, update_gate, activation)
     if chunks == 1:
         _gru_forward_chunk(0, m, X, U, V, b, bh, Z, H, G, Hn, P, codes, K)
     else:
@@ -343,7 +343,7 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     C, S, G = np.empty_like(H), np.empty_like(H), np.empty_like(Z)
     chunks, K = _chunks(m), constants(X.dtype)
     X, U, V, b = _contiguous(X, U, V, b)
-    codes = _row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
+    codes = row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
     if chunks == 1:
         _lstm_forward_chunk(0, m, X, U, V, b, Z, H, C, S, G, codes, activation, K)
     else:
@@ -368,7 +368,7 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
 # --------------------------------------------------------------------------- allocation
 
 
-def _row_codes(units, dtype, *gate_codes):
+def row_codes(units, dtype, *gate_codes):
     """The activation code of every value in a row of gates, each gate's code units
     times, as integers as wide as the data (so that SIMD lanes line up)."""
     return np.repeat(np.asarray(gate_codes, dtype=np.int32 if dtype == np.float32 else np.int64), units)

@@ -34,24 +34,23 @@ import numpy as np
 
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
-from .recurrent import ONE, ZERO
-from .recurrent import _activate as activate
-from .recurrent import _constants as constants
-from .recurrent import _derivative as derivative
-from .recurrent import _exp_constants as exp_constants
-from .recurrent import _row_codes as row_codes
+from .fastmath import ONE, ZERO, activate, constants, derivative, exp_constants
+from .recurrent import row_codes
 
-STEP = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fastmath: see recurrent.py, EXACT
+STEP = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fastmath: see fastmath.py, EXACT
 
 # Samples per chunk. One core's BLAS runs (s x 256) @ (256 x 1024) at 84, 102, 116 and
 # 122 GFLOP/s for s = 16, 32, 64, 128 (float32; float64 26, 38, 48, 55): it packs the
-# whole of V at every call, so a product of few rows pays that for little work.
-CHUNK_SAMPLES = 64
+# whole of V at every call, so a product of few rows pays that for little work. So
+# chunks of up to 64 samples, but at least two chunks from 32 samples on (two cores).
+MOST_SAMPLES, FEWEST_SAMPLES = 64, 16
 
 
 def chunk_count(m: int) -> int:
-    """How many chunks a batch of m samples is cut into: the batch size alone decides."""
-    return max(1, m // CHUNK_SAMPLES)
+    """How many chunks a batch of m samples is cut into: the batch size alone decides
+    (32 -> 2 of 16, 128 -> 2 of 64, 256 -> 4 of 64)."""
+    per = min(MOST_SAMPLES, max(FEWEST_SAMPLES, m // 2))
+    return max(1, m // per)
 
 
 def _bounds(c: int, chunks: int, m: int) -> tuple[int, int]:
@@ -189,7 +188,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
 
 
 @njit(**STEP)
-def _gru_step_forward(t, first, last, Z, P, b, bh, A, Hn, H, codes, K):
+def _gru_step_forward(t, first, last, Z, P, b, bh, G, Hn, H, codes, K):
     """Gates r, z from Z_t + b + P; Hn = P_n + bh; Z_n += b_n + r Hn; n; h_t (P not read at t = 0)."""
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -202,21 +201,21 @@ def _gru_step_forward(t, first, last, Z, P, b, bh, A, Hn, H, codes, K):
             if t > 0:
                 z += P[row, j]
             Z[s, t, j] = z
-            A[s, t, j] = activate(codes[j], z, E)  # r, z
+            G[s, t, j] = activate(codes[j], z, E)  # r, z
         for k in range(u):
             hn = (P[row, n0 + k] if t > 0 else zero) + bh[k]
             Hn[s, t, k] = hn
-            zn = (Z[s, t, n0 + k] + b[n0 + k]) + A[s, t, k] * hn
+            zn = (Z[s, t, n0 + k] + b[n0 + k]) + G[s, t, k] * hn
             Z[s, t, n0 + k] = zn
             n = activate(codes[n0 + k], zn, E)
-            update = A[s, t, z0 + k]
+            update = G[s, t, z0 + k]
             h_prev = H[s, t - 1, k] if t > 0 else zero
-            A[s, t, n0 + k] = n
+            G[s, t, n0 + k] = n
             H[s, t, k] = (one - update) * n + update * h_prev
 
 
 @njit(**STEP)
-def _gru_step_backward(t, first, last, dH, dh, H, Z, A, Hn, dZ, dP, code_n, code_r, code_z, K):
+def _gru_step_backward(t, first, last, dH, dh, H, Z, G, Hn, dZ, dP, code_n, code_r, code_z, K):
     """dZ_t, dP_t from dh_t = dH_t + dh; leaves dh z (the direct path to h_{t-1}) in dh."""
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -224,7 +223,7 @@ def _gru_step_backward(t, first, last, dH, dh, H, Z, A, Hn, dZ, dP, code_n, code
     for s in range(first, last):
         row = s - first
         for k in range(u):
-            r, z, n = A[s, t, k], A[s, t, z0 + k], A[s, t, n0 + k]
+            r, z, n = G[s, t, k], G[s, t, z0 + k], G[s, t, n0 + k]
             h_prev = H[s, t - 1, k] if t > 0 else zero
             d = dH[s, t, k] + dh[row, k]
             dz_n = d * (one - z) * derivative(code_n, Z[s, t, n0 + k], n, zero, one)
@@ -236,10 +235,10 @@ def _gru_step_backward(t, first, last, dH, dh, H, Z, A, Hn, dZ, dP, code_n, code
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
-    """As ``nnxp.ops.recurrent.gru_forward``: (H, Z, A, Hn)."""
+    """As ``nnxp.ops.recurrent.gru_forward``: (H, Z, G, Hn)."""
     X, U, V, b, bh = _prepared(X, U, V, b, bh)
     (m, T, _), u = X.shape, V.shape[0]
-    Z, A = np.empty((m, T, 3 * u), dtype=X.dtype), np.empty((m, T, 3 * u), dtype=X.dtype)
+    Z, G = np.empty((m, T, 3 * u), dtype=X.dtype), np.empty((m, T, 3 * u), dtype=X.dtype)
     H, Hn = np.empty((m, T, u), dtype=X.dtype), np.empty((m, T, u), dtype=X.dtype)
     K, chunks = constants(X.dtype), chunk_count(m)
     codes = row_codes(u, X.dtype, reset_gate, update_gate, activation)
@@ -251,13 +250,13 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
         for t in range(T):
             if t > 0:
                 np.matmul(H[first:last, t - 1], V, out=P)
-            _gru_step_forward(t, first, last, Z, P, b, bh, A, Hn, H, codes, K)
+            _gru_step_forward(t, first, last, Z, P, b, bh, G, Hn, H, codes, K)
 
     workers.share(run, chunks)
-    return H, Z, A, Hn
+    return H, Z, G, Hn
 
 
-def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
@@ -270,7 +269,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
         dh = np.zeros((last - first, u), dtype=X.dtype)
         through_V = np.empty_like(dh)
         for t in range(T - 1, -1, -1):
-            _gru_step_backward(t, first, last, dH, dh, H, Z, A, Hn, dZ, dP, activation, reset_gate, update_gate, K)
+            _gru_step_backward(t, first, last, dH, dh, H, Z, G, Hn, dZ, dP, activation, reset_gate, update_gate, K)
             np.matmul(dP[first:last, t], V.T, out=through_V)
             dh += through_V
         _weight_gradients(X, H, dZ, dP, first, last, dU[c], dV[c], db[c], dX, U)
@@ -284,7 +283,7 @@ def gru_backward(dH, X, U, V, H, Z, A, Hn, activation, reset_gate, update_gate):
 
 
 @njit(**STEP)
-def _lstm_step_forward(t, first, last, Z, P, b, A, C, S, H, codes, code_c, K):
+def _lstm_step_forward(t, first, last, Z, P, b, G, C, S, H, codes, code_c, K):
     """Z_t += b + P (P = h_{t-1} V; not read at t = 0); gates i, f, g, o; C_t, S_t, h_t."""
     u = np.uint64(H.shape[2])
     zero = K[ZERO]
@@ -297,17 +296,17 @@ def _lstm_step_forward(t, first, last, Z, P, b, A, C, S, H, codes, code_c, K):
             if t > 0:
                 z += P[row, j]
             Z[s, t, j] = z
-            A[s, t, j] = activate(codes[j], z, E)
+            G[s, t, j] = activate(codes[j], z, E)
         for k in range(u):
             c_prev = C[s, t - 1, k] if t > 0 else zero
-            C[s, t, k] = A[s, t, f0 + k] * c_prev + A[s, t, k] * A[s, t, g0 + k]
+            C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]
         for k in range(u):
             S[s, t, k] = activate(code_c, C[s, t, k], E)
-            H[s, t, k] = A[s, t, o0 + k] * S[s, t, k]
+            H[s, t, k] = G[s, t, o0 + k] * S[s, t, k]
 
 
 @njit(**STEP)
-def _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, A, dZ, code_c, code_g, code_i, code_f, code_o, K):
+def _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, G, dZ, code_c, code_g, code_i, code_f, code_o, K):
     """dZ_t from dh_t = dH_t + dh and the cell's dc (both from step t+1); dc <- dC_t f."""
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -315,7 +314,7 @@ def _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, A, dZ, code_c, code
     for s in range(first, last):
         row = s - first
         for k in range(u):
-            i, f, g, o = A[s, t, k], A[s, t, f0 + k], A[s, t, g0 + k], A[s, t, o0 + k]
+            i, f, g, o = G[s, t, k], G[s, t, f0 + k], G[s, t, g0 + k], G[s, t, o0 + k]
             c_prev = C[s, t - 1, k] if t > 0 else zero
             d = dH[s, t, k] + dh[row, k]
             dC = dc[row, k] + d * o * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)
@@ -327,10 +326,10 @@ def _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, A, dZ, code_c, code
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
-    """As ``nnxp.ops.recurrent.lstm_forward``: (H, C, S, Z, A)."""
+    """As ``nnxp.ops.recurrent.lstm_forward``: (H, C, S, Z, G)."""
     X, U, V, b = _prepared(X, U, V, b)
     (m, T, _), u = X.shape, V.shape[0]
-    Z, A = np.empty((m, T, 4 * u), dtype=X.dtype), np.empty((m, T, 4 * u), dtype=X.dtype)
+    Z, G = np.empty((m, T, 4 * u), dtype=X.dtype), np.empty((m, T, 4 * u), dtype=X.dtype)
     H, C, S = (np.empty((m, T, u), dtype=X.dtype) for _ in range(3))
     K, chunks = constants(X.dtype), chunk_count(m)
     codes = row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
@@ -342,13 +341,13 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
         for t in range(T):
             if t > 0:
                 np.matmul(H[first:last, t - 1], V, out=P)
-            _lstm_step_forward(t, first, last, Z, P, b, A, C, S, H, codes, activation, K)
+            _lstm_step_forward(t, first, last, Z, P, b, G, C, S, H, codes, activation, K)
 
     workers.share(run, chunks)
-    return H, C, S, Z, A
+    return H, C, S, Z, G
 
 
-def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, input_gate, forget_gate,
+def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
                   output_gate):
     """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
     X, U, V, dH = _prepared(X, U, V, dH)
@@ -362,7 +361,7 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, A, activation, candidate_activation, 
         first, last = _bounds(c, chunks, m)
         dh, dc = np.zeros((last - first, u), dtype=X.dtype), np.zeros((last - first, u), dtype=X.dtype)
         for t in range(T - 1, -1, -1):
-            _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, A, dZ, *codes, K)
+            _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, G, dZ, *codes, K)
             if t > 0:
                 np.matmul(dZ[first:last, t], V.T, out=dh)
         _weight_gradients(X, H, dZ, None, first, last, dU[c], dV[c], db[c], dX, U)

@@ -25,6 +25,7 @@ with ``sequences.py``, what the reference and the GPU loops share), ``recurrent_
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import NamedTuple
 
 from ..backend import backend_class_of
@@ -87,6 +88,15 @@ def kernel_module(kernel_mode: str, array):
         return None
     package = backend_class_of(array).kernel_package
     return None if package is None else importlib.import_module(package)
+
+
+def paths_taken() -> list[tuple[str, str]]:
+    """Which of its two kernels each CPU op of this thread ran since the last call, as
+    (op, path) pairs, path "direct" (Numba loops) or "blas" (BLAS products); the CPU
+    kernels choose by the shapes (``nnxp.kernels.cpu.paths``). Empty where no CPU kernel
+    ran (the reference code, the GPU), and never imports the kernels to say so."""
+    package = sys.modules.get("nnxp.kernels.cpu")
+    return [] if package is None else package.paths.taken()
 
 
 def sum_rows(A):
