@@ -64,6 +64,7 @@ from numba import prange
 from ..activation_codes import RELU
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from .chunks import gradient_chunks
+from . import buffers  # the large arrays, recycled across calls
 
 # contract: fused multiply-add; reassoc: lets the dot products use SIMD lanes.
 # (No 'nnan'/'ninf': the results stay IEEE for any input.)
@@ -109,8 +110,8 @@ def _forward(X, W, b, strides, padding, relu):
     (m, H, Wd, _), (kh, kw, _, F) = X.shape, W.shape
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     Hp, Wp = top + H + bottom, left + Wd + right
-    Z = np.empty((m, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, F), dtype=X.dtype)
-    A = np.empty_like(Z) if relu else Z
+    Z = buffers.empty((m, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, F), X.dtype)
+    A = buffers.empty(Z.shape, X.dtype) if relu else Z
     W = _padded_filters(W, X.dtype)
     bias = np.zeros(W.shape[3], dtype=X.dtype)
     if b is not None:
@@ -126,13 +127,13 @@ def _backward(dZ, X, W, strides, padding, need_dX, relu_A):
     (m, H, Wd, _), F = X.shape, W.shape[3]
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     W = _padded_filters(W, X.dtype)
-    dX = np.empty_like(X)
+    dX = buffers.empty(X.shape, X.dtype)
     blocks = gradient_chunks(m)  # the batch size alone decides: the same sums on any number of threads
     dW_parts = np.zeros((blocks, *W.shape), dtype=X.dtype)
     db_parts = np.zeros((blocks, W.shape[3]), dtype=X.dtype)
     given = np.ascontiguousarray(dZ, dtype=X.dtype)
     relu = relu_A is not None
-    dZ = np.empty_like(given) if relu else given
+    dZ = buffers.empty(given.shape, X.dtype) if relu else given
     mask = np.ascontiguousarray(relu_A) if relu else given
     conv_backward_taps(given, mask, relu, X, W, sh, sw, top, left, top + H + bottom, left + Wd + right, need_dX,
                        dZ, dX, dW_parts, db_parts)

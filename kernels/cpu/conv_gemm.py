@@ -39,6 +39,7 @@ import numpy as np
 from ..activation_codes import RELU
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
+from . import buffers  # the large arrays, recycled across calls
 
 KERNEL = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -211,8 +212,8 @@ def _forward(X, W, b, strides, padding, relu):
     k = kh * kw * C
     W_rows = np.ascontiguousarray(W, dtype=X.dtype).reshape(k, F)
     bias = np.zeros(F, dtype=X.dtype) if b is None else np.ascontiguousarray(b, dtype=X.dtype)
-    Z = np.empty((m, oh, ow, F), dtype=X.dtype)
-    A = np.empty_like(Z) if relu else Z
+    Z = buffers.empty((m, oh, ow, F), X.dtype)
+    A = buffers.empty(Z.shape, X.dtype) if relu else Z
     per = samples_per_chunk(m, oh, ow, k, X.itemsize)
     chunks = -(-m // per)
 
@@ -244,8 +245,8 @@ def _backward(dZ, X, W, strides, padding, need_dX, relu_A):
     chunks = -(-m // per)
     dW_parts = np.empty((chunks, k, F), dtype=X.dtype)
     db_parts = np.zeros((chunks, F), dtype=X.dtype)
-    dX = np.empty_like(X) if need_dX else None
-    dZ = np.empty_like(given) if relu_A is not None else given
+    dX = buffers.empty(X.shape, X.dtype) if need_dX else None
+    dZ = buffers.empty(given.shape, X.dtype) if relu_A is not None else given
 
     def run(c):
         first, last = c * per, min(m, (c + 1) * per)

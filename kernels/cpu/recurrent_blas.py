@@ -34,6 +34,7 @@ import numpy as np
 
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
+from . import buffers  # the large arrays, recycled across calls
 from .fastmath import ONE, ZERO, activate, constants, derivative, exp_constants
 from .recurrent import row_codes
 
@@ -90,7 +91,7 @@ def _weight_gradients(X, H, dZ, dP, first, last, dU, dV, db, dX, U):
     dZ_rows = dZ[first:last].reshape(s * T, -1)
     dP_rows = dZ_rows if dP is None else dP[first:last].reshape(s * T, -1)
     np.matmul(X[first:last].reshape(s * T, -1).T, dZ_rows, out=dU)
-    H_prev = np.empty((s * T, H.shape[2]), dtype=H.dtype)
+    H_prev = buffers.empty((s * T, H.shape[2]), H.dtype)
     _shifted_rows(H, first, last, H_prev)
     np.matmul(H_prev.T, dP_rows, out=dV)
     _row_sums(dZ_rows, db)
@@ -122,6 +123,7 @@ def _rnn_step_forward(t, first, last, Z, P, b, H, codes, K):
     """Z_t += b + P (P = h_{t-1} V; not read at t = 0), h_t = f(Z_t)."""
     u = np.uint64(H.shape[2])
     E = exp_constants(K)
+    code = codes[0]  # one code for the row: gate by gate, as recurrent.py
     for s in range(first, last):
         row = s - first
         for k in range(u):
@@ -129,7 +131,7 @@ def _rnn_step_forward(t, first, last, Z, P, b, H, codes, K):
             if t > 0:
                 z += P[row, k]
             Z[s, t, k] = z
-            H[s, t, k] = activate(codes[k], z, E)
+            H[s, t, k] = activate(code, z, E)
 
 
 @njit(**STEP)
@@ -147,7 +149,7 @@ def rnn_forward(X, U, V, b, activation):
     """As ``nnxp.ops.recurrent.rnn_forward``: (H, Z)."""
     X, U, V, b = _prepared(X, U, V, b)
     (m, T, _), u = X.shape, V.shape[0]
-    Z, H = np.empty((m, T, u), dtype=X.dtype), np.empty((m, T, u), dtype=X.dtype)
+    Z, H = buffers.empty((m, T, u), X.dtype), buffers.empty((m, T, u), X.dtype)
     K, codes, chunks = constants(X.dtype), row_codes(u, X.dtype, activation), chunk_count(m)
 
     def run(c):
@@ -168,7 +170,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation):
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dX = np.empty_like(Z), np.empty_like(X)
+    dZ, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
     dU, dV, db = _partials(chunks, U.shape, V.shape, (u,), dtype=X.dtype)
 
     def run(c):
@@ -194,20 +196,24 @@ def _gru_step_forward(t, first, last, Z, P, b, bh, G, Hn, H, codes, K):
     zero, one = K[ZERO], K[ONE]
     E = exp_constants(K)
     z0, n0 = u, u + u
+    code_n = codes[n0]
     for s in range(first, last):
         row = s - first
-        for j in range(n0):
-            z = Z[s, t, j] + b[j]
-            if t > 0:
-                z += P[row, j]
-            Z[s, t, j] = z
-            G[s, t, j] = activate(codes[j], z, E)  # r, z
+        for start in (np.uint64(0), z0):  # r, z: gate by gate
+            code = codes[start]
+            for k in range(u):
+                j = start + k
+                z = Z[s, t, j] + b[j]
+                if t > 0:
+                    z += P[row, j]
+                Z[s, t, j] = z
+                G[s, t, j] = activate(code, z, E)
         for k in range(u):
             hn = (P[row, n0 + k] if t > 0 else zero) + bh[k]
             Hn[s, t, k] = hn
             zn = (Z[s, t, n0 + k] + b[n0 + k]) + G[s, t, k] * hn
             Z[s, t, n0 + k] = zn
-            n = activate(codes[n0 + k], zn, E)
+            n = activate(code_n, zn, E)
             update = G[s, t, z0 + k]
             h_prev = H[s, t - 1, k] if t > 0 else zero
             G[s, t, n0 + k] = n
@@ -238,8 +244,8 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     """As ``nnxp.ops.recurrent.gru_forward``: (H, Z, G, Hn)."""
     X, U, V, b, bh = _prepared(X, U, V, b, bh)
     (m, T, _), u = X.shape, V.shape[0]
-    Z, G = np.empty((m, T, 3 * u), dtype=X.dtype), np.empty((m, T, 3 * u), dtype=X.dtype)
-    H, Hn = np.empty((m, T, u), dtype=X.dtype), np.empty((m, T, u), dtype=X.dtype)
+    Z, G = buffers.empty((m, T, 3 * u), X.dtype), buffers.empty((m, T, 3 * u), X.dtype)
+    H, Hn = buffers.empty((m, T, u), X.dtype), buffers.empty((m, T, u), X.dtype)
     K, chunks = constants(X.dtype), chunk_count(m)
     codes = row_codes(u, X.dtype, reset_gate, update_gate, activation)
 
@@ -261,7 +267,7 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dP, dX = np.empty_like(Z), np.empty_like(Z), np.empty_like(X)
+    dZ, dP, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
     dU, dV, db, dbh = _partials(chunks, U.shape, V.shape, (3 * u,), (u,), dtype=X.dtype)
 
     def run(c):
@@ -291,12 +297,15 @@ def _lstm_step_forward(t, first, last, Z, P, b, G, C, S, H, codes, code_c, K):
     f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
         row = s - first
-        for j in range(o0 + u):
-            z = Z[s, t, j] + b[j]
-            if t > 0:
-                z += P[row, j]
-            Z[s, t, j] = z
-            G[s, t, j] = activate(codes[j], z, E)
+        for start in (np.uint64(0), f0, g0, o0):  # i, f, g, o: gate by gate
+            code = codes[start]
+            for k in range(u):
+                j = start + k
+                z = Z[s, t, j] + b[j]
+                if t > 0:
+                    z += P[row, j]
+                Z[s, t, j] = z
+                G[s, t, j] = activate(code, z, E)
         for k in range(u):
             c_prev = C[s, t - 1, k] if t > 0 else zero
             C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]
@@ -329,8 +338,8 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
     """As ``nnxp.ops.recurrent.lstm_forward``: (H, C, S, Z, G)."""
     X, U, V, b = _prepared(X, U, V, b)
     (m, T, _), u = X.shape, V.shape[0]
-    Z, G = np.empty((m, T, 4 * u), dtype=X.dtype), np.empty((m, T, 4 * u), dtype=X.dtype)
-    H, C, S = (np.empty((m, T, u), dtype=X.dtype) for _ in range(3))
+    Z, G = buffers.empty((m, T, 4 * u), X.dtype), buffers.empty((m, T, 4 * u), X.dtype)
+    H, C, S = (buffers.empty((m, T, u), X.dtype) for _ in range(3))
     K, chunks = constants(X.dtype), chunk_count(m)
     codes = row_codes(u, X.dtype, input_gate, forget_gate, candidate_activation, output_gate)
 
@@ -353,7 +362,7 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dX = np.empty_like(Z), np.empty_like(X)
+    dZ, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
     dU, dV, db = _partials(chunks, U.shape, V.shape, (4 * u,), dtype=X.dtype)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
 
