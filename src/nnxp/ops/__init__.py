@@ -28,7 +28,7 @@ import importlib
 import sys
 from typing import NamedTuple
 
-from ..backend import backend_class_of
+from ..backend import array_namespace, backend_class_of
 
 
 class Kernels(NamedTuple):
@@ -109,7 +109,7 @@ def sum_rows(A):
     larger part of the layer's whole forward and backward pass (7 ms). On the CPU it is
     one BLAS call, as fast as the reduction.
     """
-    from array_api_compat import array_namespace, device
+    from array_api_compat import device
 
     xp = array_namespace(A)
     ones = xp.ones((1, A.shape[0]), dtype=A.dtype, device=device(A))

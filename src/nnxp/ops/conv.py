@@ -44,7 +44,7 @@ cuBLAS (see ``nnxp.ops``). What follows is otherwise the reference.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import kernels_for, sum_rows
 from .windows import col2im, crop_images, im2col, output_size, pad_images
