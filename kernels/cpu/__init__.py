@@ -97,12 +97,15 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
                                                             update_gate)
 
 
-def lstm_forward(X, U, V, b, *activations):
-    return _recurrent("lstm_forward", X, V, 4).lstm_forward(X, U, V, b, *activations)
+def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
+    codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    return _recurrent("lstm_forward", X, V, 4).lstm_forward(X, U, V, b, *codes)
 
 
-def lstm_backward(dH, X, U, V, H, C, S, Z, G, *activations):
-    return _recurrent("lstm_backward", X, V, 4).lstm_backward(dH, X, U, V, H, C, S, Z, G, *activations)
+def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
+                  output_gate):
+    codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    return _recurrent("lstm_backward", X, V, 4).lstm_backward(dH, X, U, V, H, C, S, Z, G, *codes)
 
 
 from .chunks import CHUNK_SAMPLES  # noqa: E402
