@@ -68,6 +68,7 @@ def one_process():
 
 
 _RUNS: dict[int, tuple] = {}
+_OUTPUT: dict[int, str] = {}  # what the ranks of each run printed, together
 
 
 def _train_on(ranks: int, tmp_path_factory) -> tuple:
@@ -77,6 +78,7 @@ def _train_on(ranks: int, tmp_path_factory) -> tuple:
         out = tmp_path_factory.mktemp(f"ranks{ranks}")
         run = run_worker(ranks, "train", out)
         assert run.returncode == 0, f"mpiexec -n {ranks} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        _OUTPUT[ranks] = run.stdout
         reports = [json.loads((out / f"rank{r}.json").read_text()) for r in range(ranks)]
         trained = {case: [np.load(out / f"{case}-rank{r}.npz") for r in range(ranks)] for case in worker.CASES}
         _RUNS[ranks] = ranks, reports, trained
@@ -206,6 +208,12 @@ def _initial(case: str) -> dict:
             finally:
                 worker.EPOCHS = saved
         return worker.weights(worker.build_case(case))
+
+
+def test_summary_and_report_print_on_the_main_rank_only(ranks_run):
+    ranks = ranks_run[0]
+    assert _OUTPUT[ranks].count("shown once on cpu") == 1  # the title of summary's table
+    assert _OUTPUT[ranks].count("shown once: 0 epochs") == 1  # the title of report's table
 
 
 def test_every_step_sums_one_buffer_of_every_gradient(ranks_run):

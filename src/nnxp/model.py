@@ -579,14 +579,18 @@ class Model:
         return self
 
     def summary(self) -> None:
-        """Print the table of layers, shapes and parameter counts."""
+        """Print the table of layers, shapes and parameter counts (on the main process only,
+        under ``nnxp.distributed``)."""
         self._require("summary")
-        report.print_shapes(self)
+        if _main_process():
+            report.print_shapes(self)
 
     # ================================================================== the rest
     def report(self) -> None:
-        """Print the table of every epoch so far."""
-        report.print_history(self)
+        """Print the table of every epoch so far (on the main process only, under
+        ``nnxp.distributed``: every rank holds the same history)."""
+        if _main_process():
+            report.print_history(self)
 
     def plot(self, path=None, show: bool = False):
         """Plot the loss and metrics per epoch on a figure of its own; write it to ``path``
