@@ -99,7 +99,20 @@ def _collect(paths: dict, key: str) -> dict:
             if key in info:
                 row = rows.setdefault((info[key], info["dtype"]), {"extra": info})
                 row[target] = bench["stats"]
+                if "path" in info:  # the CPU kernel the rule chose (cpu-numba's run notes it)
+                    row["path"] = info["path"]
     return rows
+
+
+def _choice(rows: dict, name: str, dtype: str) -> str:
+    """The kernel the CPU's rule chose for an op ("direct" or "blas", as cpu-numba's run
+    noted it) and its median time, forced, over the faster of the two kernels forced
+    ("name [direct]", "name [blas]"): 1.00x when the rule chose the faster one."""
+    chosen = rows.get((name, dtype), {}).get("path")
+    forced = {path: rows.get((f"{name} [{path}]", dtype), {}).get("cpu-numba") for path in ("direct", "blas")}
+    if chosen not in forced or None in forced.values():
+        return "-"
+    return f"{chosen} {forced[chosen]['median'] / min(f['median'] for f in forced.values()):.2f}x"
 
 
 def table(paths: dict, floors: dict, key: str = "workload") -> str:
@@ -109,6 +122,8 @@ def table(paths: dict, floors: dict, key: str = "workload") -> str:
     header = [key, "dtype"] + [f"{t} ms" for t in present] + ["torch / numba"]
     if key == "workload":
         header += ["floor ms"]
+    else:  # the CPU kernels' choice against the faster of its two kernels, where both were timed
+        header += ["chosen / faster kernel"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (name, dtype), row in sorted(rows.items()):
         cells = [name, dtype]
@@ -122,6 +137,8 @@ def table(paths: dict, floors: dict, key: str = "workload") -> str:
             gpu = any(t.startswith(("gpu", "torch-cuda")) for t in present)
             rate = floors.get(f"{'gpu_' if gpu else ''}matmul_{dtype}_gflops")
             cells.append(f"{row['extra']['epoch_flops'] / (rate * 1e9) * 1e3:.2f}" if rate else "-")
+        else:
+            cells.append(_choice(rows, name, dtype))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -68,6 +68,21 @@ def rng():
     return np.random.default_rng(20261122)
 
 
+@pytest.fixture(params=["direct", "blas"])
+def cpu_path(request, monkeypatch):
+    """Every CPU kernel call of the test takes this path (``nnxp.kernels.cpu.paths``):
+    the direct loops, or BLAS products, whose chunks are made tiny here so that the few
+    samples of a test make several chunks, shared out to the threads as a large batch's."""
+    paths = pytest.importorskip("nnxp.kernels.cpu.paths")
+    from nnxp.kernels.cpu import conv_gemm, recurrent_blas
+
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 1)  # one sample a chunk
+    monkeypatch.setattr(recurrent_blas, "MOST_SAMPLES", 2)  # two samples a chunk
+    monkeypatch.setattr(recurrent_blas, "FEWEST_SAMPLES", 2)
+    with paths.forced(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def torch_one_thread():
     """PyTorch, on one thread for the test (skipped with the reason where torch is absent).

@@ -191,3 +191,22 @@ def test_float32_stays_float32_through_training(array_backend, rng):
             assert model.embedding.dtrain.X.dtype == expected
             assert model.predict(X).probabilities.dtype == np.float32
             assert all(isinstance(v[-1], float) for v in model.history.history.values())
+
+
+def test_array_namespace_is_array_api_compat_s_remembered_per_type():
+    """nnxp.backend.array_namespace answers as array_api_compat's, for every array type
+    and mix of types (remembered per combination), and refuses what it refuses."""
+    import array_api_compat
+
+    cases = [(np.zeros(2),), (np.zeros(2, np.float32), np.ones(3)), (np.float32(1.0), np.zeros(1))]
+    strict = importlib.util.find_spec("array_api_strict")
+    if strict is not None:
+        import array_api_strict
+
+        cases.append((array_api_strict.asarray([1.0]),))
+    for arrays in cases * 2:  # the second time from the cache
+        assert backend_module.array_namespace(*arrays) is array_api_compat.array_namespace(*arrays)
+    with pytest.raises(TypeError):
+        backend_module.array_namespace([1.0, 2.0])
+    with pytest.raises(TypeError):
+        backend_module.array_namespace([1.0, 2.0])  # not cached as an answer

@@ -188,7 +188,8 @@ def test_a_missing_extra_is_one_line_naming_the_extra(missing, command, extra, t
 
 def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
     """nnxp warmup (nnxp.ops.warmup) compiles every kernel, both variants of the recurrent
-    ones and both paths of max pooling's backward, at the sizes kernels/cpu says reach them."""
+    ones and both paths of max pooling's backward, at the sizes kernels/cpu says reach them,
+    and both kernels (direct, BLAS) of convolution and the recurrent ops."""
     pytest.importorskip("numba")
     from nnxp.kernels import cpu
 
@@ -203,8 +204,11 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
 
     for dtype in ("float32", "float64"):
         names = warm_up(make_backend("cpu", dtype, "numba"))
-        for op in ("conv2d", "pool2d max", "pool2d mean", "pool2d min", "rnn", "gru", "lstm"):
+        for op in ("pool2d max", "pool2d mean", "pool2d min"):
             assert f"{op}, {small} samples" in names and f"{op}, {large} samples" in names, (op, names)
+        for op in ("conv2d", "rnn", "gru", "lstm"):
+            for path in cpu.PATHS:
+                assert f"{op}, {small} samples, {path}" in names and f"{op}, {large} samples, {path}" in names
         assert f"pool2d max, {cpu.pool.LANES} channels" in names
     from nnxp.kernels.cpu import pool  # every pooling kernel is compiled for both dtypes
 
@@ -214,6 +218,12 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
 
     for kernel in (recurrent._lstm_forward_chunk, recurrent._gru_forward_chunk, recurrent._rnn_forward_chunk):
         assert {str(signature[2].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
+    from nnxp.kernels.cpu import conv_gemm, recurrent_blas  # the BLAS path's kernels, ReLU fused too
+
+    for kernel, position in ((conv_gemm.im2col_chunk, -1), (conv_gemm.col2im_chunk, -1), (conv_gemm.add_bias_relu, -1),
+                             (conv_gemm.relu_mask_and_bias_sum, -1), (recurrent_blas._lstm_step_forward, -1),
+                             (recurrent_blas._gru_step_backward, -1), (recurrent_blas._rnn_step_forward, -1)):
+        assert {str(signature[position].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
     import numba
 
     variants = ("serial", "parallel") if numba.get_num_threads() >= 2 else ("serial",)
@@ -230,6 +240,24 @@ def test_info_lists_backends_libraries_and_threads(capsys):
         assert expected in out
     if nnxp.backend.numba_available():  # how numba's idle workers wait: the policy, or what the user set
         assert "GOMP_SPINCOUNT" in out or "OMP_WAIT_POLICY" in out
+
+
+def test_info_shows_which_cpu_kernel_each_workload_layer_runs(capsys, monkeypatch):
+    """The rule of nnxp.kernels.cpu.paths, applied to the workloads' layers: W2's small
+    convolution on the direct loops, W8's LSTM of 256 units on BLAS; NNXP_CPU_PATH forces one."""
+    pytest.importorskip("numba")
+    monkeypatch.setenv("COLUMNS", "200")
+    assert cli.main(["info"]) == 0
+    def rows():
+        return {line.split("│")[2].strip(): line.split("│")[3].strip() for line in capsys.readouterr().out.splitlines()
+                if line.count("│") == 5}
+
+    chosen = rows()
+    assert chosen["conv 32x28x28x1 -> 8@3x3"] == "direct" and chosen["lstm 128x50x32 -> 256 units"] == "blas"
+    assert chosen["conv 256x16x16x32 -> 64@3x3 pad 1"] == "blas" and chosen["lstm 32x20x8 -> 32 units"] == "direct"
+    monkeypatch.setenv("NNXP_CPU_PATH", "direct")
+    assert cli.main(["info"]) == 0
+    assert set(rows().values()) == {"direct"}
 
 
 def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path, monkeypatch, capsys):

@@ -51,3 +51,25 @@ def test_dense_matches_pytorch_linear(array_backend, activation, rng, parity_log
     np.testing.assert_allclose(to_numpy(layer.g["dW"]), linear.weight.grad.numpy().T, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(to_numpy(layer.g["db"]), linear.bias.grad.numpy(), rtol=1e-12, atol=1e-15)
     parity_log.add("dense")
+
+
+def test_a_first_dense_layer_skips_dX_in_training_and_gives_the_same_gradients(rng):
+    """In a training step the first layer's dX feeds nothing (``input_gradient`` False):
+    Dense skips that product; its parameter gradients are those of a full backward."""
+    import nnxp
+    from nnxp.layers import Dense, Embedding
+
+    X, labels = rng.standard_normal((12, 5)), np.arange(12) % 3
+    with nnxp.use_backend("cpu", dtype="float64", kernels="reference"):
+        model = nnxp.Model([Embedding(X, labels, Y_encode=True, relative_size=(1, 0, 0), batch_size=12, seed=0),
+                            Dense(4, "relu"), Dense(3, "softmax")])
+        model.initialize(loss="CCE", seed=0, verbose=False)
+        first, data = model.network[0], model.embedding.dtrain
+        A = model.forward(data.X)
+        model.backward(*model.loss_gradient(A, data.Y), input_gradient=True)
+        full = {k: np.array(v) for k, v in first.g.items()}
+        assert first.bc["dX"] is not None
+        model.backward(*model.loss_gradient(A, data.Y), input_gradient=False)
+        assert first.bc["dX"] is None
+        for key, value in first.g.items():
+            np.testing.assert_array_equal(value, full[key])

@@ -3,7 +3,10 @@
 Each op is called twice with the same NumPy arrays, kernel_mode="numba" and "reference":
 float64 results agree to 1e-12 relative, float32 results to float32 precision. The
 grids cover strides, every padding form, odd sizes, channel counts, ties in max and
-min pooling, and the first-layer shortcut (need_dX=False).
+min pooling, and the first-layer shortcut (need_dX=False). Convolution runs on both
+of its CPU kernels (``cpu_path``: the direct loops, and im2col + BLAS in chunks of one
+sample), with and without the activation applied by the kernel (ReLU, identity; tanh
+is applied after it).
 """
 
 import itertools
@@ -12,10 +15,17 @@ import numpy as np
 import pytest
 
 from nnxp.backend import numba_available
-from nnxp.ops.conv import conv2d_backward, conv2d_forward
+from nnxp.activations import get_activation
+from nnxp.ops.conv import conv2d_activation_backward, conv2d_activation_forward, conv2d_backward, conv2d_forward
 from nnxp.ops.pool import MODES, pool2d_backward, pool2d_forward
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
+
+
+def taken():
+    from nnxp.kernels.cpu.paths import taken
+
+    return taken()
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 2e-5}
 
@@ -42,9 +52,9 @@ def pool_grid():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_conv_kernels_match_the_reference(dtype, rng):
+def test_conv_kernels_match_the_reference(dtype, rng, cpu_path):
     failures, count = [], 0
-    for config in conv_grid():
+    for index, config in enumerate(conv_grid()):
         k, s, padding = config["filters"]
         X = rng.standard_normal((config["batch"], *config["image"], config["channels"])).astype(dtype)
         W = rng.standard_normal((*k, config["channels"], config["F"])).astype(dtype)
@@ -58,11 +68,21 @@ def test_conv_kernels_match_the_reference(dtype, rng):
         errors["dW without dX"] = relative_error(first_layer[1], grads["reference"][1])
         if first_layer[0] is not None or grads["reference"][0] is None:
             errors["need_dX"] = np.inf
+        activation = get_activation(("relu", "identity", "tanh")[index % 3])
+        need_dX = index % 4 != 3
+        forward = {mode: conv2d_activation_forward(X, W, b, s, padding, activation, kernel_mode=mode)
+                   for mode in ("numba", "reference")}
+        backward = {mode: conv2d_activation_backward(dZ, *forward[mode], X, W, s, padding, activation, need_dX,
+                                                     kernel_mode=mode) for mode in ("numba", "reference")}
+        outputs = ("Z", "A", "dX", "dW", "db", "dZ")
+        for name, a, r in zip(outputs, forward["numba"] + backward["numba"], forward["reference"] + backward["reference"]):
+            errors[f"{activation.name} {name}"] = 0.0 if a is None and r is None else relative_error(a, r)
         bad = {name: f"{e:.1e}" for name, e in errors.items() if not e <= TOLERANCE[dtype]}
         if bad:
             failures.append(f"{config}: {bad}")
         count += 1
     assert count >= 40 and not failures, "\n".join(failures)
+    assert {path for _, path in taken()} == {cpu_path}, "another path ran than the one forced"
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

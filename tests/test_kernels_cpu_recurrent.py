@@ -3,8 +3,10 @@
 float64: every output of forward (caches included) and backward within 1e-12
 relative (max abs error over max abs value), over a grid of families, supported
 activations, batch sizes (serial and parallel variants) and steps; float32 within
-float32 rounding. Activations the kernels do not support fall back to the reference
-code, and the kernels' own exp-based sigmoid and tanh are checked value by value.
+float32 rounding; on both CPU kernels (``cpu_path``: the direct loops, and BLAS
+products with Numba steps, in chunks of two samples). Activations the kernels do not
+support fall back to the reference code, and the kernels' own exp-based sigmoid and
+tanh are checked value by value.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from nnxp.ops import recurrent as ops
 numba = pytest.importorskip("numba")
 kernels = pytest.importorskip("nnxp.kernels.cpu.recurrent")
 from nnxp.kernels.activation_codes import RECURRENT_ACTIVATIONS, SIGMOID, TANH  # noqa: E402
+from nnxp.kernels.cpu.paths import taken  # noqa: E402
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 N_ACTIVATIONS = {"rnn": 1, "gru": 3, "lstm": 5}
@@ -64,7 +67,7 @@ CASES = list(itertools.product(GATES, [(1, 4), (3, 1), (5, 6), (9, 3), (16, 5)])
 
 
 @pytest.mark.parametrize("family,shape", CASES, ids=[f"{f}-m{m}-T{T}" for f, (m, T) in CASES])
-def test_numba_matches_reference_float64(family, shape, monkeypatch):
+def test_numba_matches_reference_float64(family, shape, monkeypatch, cpu_path):
     m, steps = shape
     monkeypatch.setattr(kernels, "parallel_threshold", 8)  # m = 9 and 16 run the parallel variant
     for index, activations in enumerate(activation_sets(family, seed=m * 10 + steps)):
@@ -76,10 +79,11 @@ def test_numba_matches_reference_float64(family, shape, monkeypatch):
         for k, (a, e) in enumerate(zip(actual, expected)):
             assert a.shape == e.shape and a.dtype == e.dtype
             assert_close(a, e, rtol=1e-12, atol=0.0, what=f"{family} {names} output {k}")
+    assert {path for _, path in taken()} == {cpu_path}, "another path ran than the one forced"
 
 
 @pytest.mark.parametrize("family", GATES)
-def test_numba_matches_reference_float32(family):
+def test_numba_matches_reference_float32(family, cpu_path):
     for index, activations in enumerate(activation_sets(family, seed=7)):
         arrays = problem(family, 12, 7, n=4, u=6, dtype=np.float32, seed=index)
         expected = run(family, arrays, activations, "reference")
@@ -87,6 +91,7 @@ def test_numba_matches_reference_float32(family):
         for k, (a, e) in enumerate(zip(actual, expected)):
             assert a.dtype == np.float32, "float32 in, float32 out"
             assert_close(a, e, rtol=2e-5, atol=0.0, what=f"{family} output {k}")
+    assert {path for _, path in taken()} == {cpu_path}
 
 
 @pytest.mark.parametrize("family", GATES)

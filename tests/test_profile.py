@@ -116,3 +116,22 @@ def test_profile_needs_an_initialized_model_and_sensible_counts():
         model.profile()
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         wide_mlp(batch_size=8).profile(repeats=0)
+
+
+@pytest.mark.parametrize("path", ["direct", "blas"])
+def test_the_profile_shows_which_cpu_kernel_each_layer_ran(path, capsys):
+    """A CNN and an LSTM on the numba kernels: the convolution's and the LSTM's rows say
+    which of their two CPU kernels ran (here the one forced), the others nothing."""
+    paths = pytest.importorskip("nnxp.kernels.cpu.paths")
+    from nnxp.layers import LSTM, Convolution, Flatten
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(16) % 2
+    with nnxp.use_backend("cpu", dtype="float64", kernels="numba"), paths.forced(path):
+        for X, layer in ((rng.standard_normal((16, 6, 6, 2)), Convolution(4, 3)), (rng.standard_normal((16, 5, 3)), LSTM(4))):
+            model = nnxp.Model([Embedding(X, labels, Y_encode=True, relative_size=(1, 0, 0), batch_size=8, seed=0),
+                                layer, Flatten(), Dense(2, "softmax")])
+            model.initialize(loss="CCE", seed=0, verbose=False)
+            result = model.profile(repeats=2, warmup=1, verbose=True)
+            assert result.paths == {("1 " + layer.name, "forward"): path, ("1 " + layer.name, "backward"): path}
+            assert f" {path} " in capsys.readouterr().out

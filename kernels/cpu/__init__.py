@@ -1,6 +1,10 @@
 """Numba CPU kernels (numba.njit): plain NumPy-typed loops, cached on disk.
 
-Each public function has the name and the arguments of its ``nnxp.ops`` twin.
+Each public function has the name and the arguments of its ``nnxp.ops`` twin. Each
+op has two kernels, the direct loops (``conv.py``, ``recurrent.py``) and one with its
+matrix products on BLAS (``conv_gemm.py``, ``recurrent_blas.py``); the functions below
+pick one per call, by the shapes and the dtype (``paths.py`` has the rule and its
+measurements), and note which ran. Pooling has one kernel (``pool.py``).
 
 Threads: the kernels run samples in parallel (``prange``) on Numba's thread pool,
 which is OpenMP where available. After each parallel loop OpenMP's workers spin for a
@@ -35,17 +39,74 @@ import threading
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
-from .conv import conv2d_backward, conv2d_forward  # noqa: E402  (after the setting above)
+from . import conv, conv_gemm, recurrent, recurrent_blas  # noqa: E402  (after the setting above)
+from .paths import BLAS, PATHS, conv_path, forced, note, recurrent_path  # noqa: E402
 from .pool import pool2d_backward, pool2d_forward  # noqa: E402
-from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: E402
-from .recurrent import (  # noqa: E402
-    gru_backward,
-    gru_forward,
-    lstm_backward,
-    lstm_forward,
-    rnn_backward,
-    rnn_forward,
-)
+from ..activation_codes import IDENTITY, RECURRENT_ACTIVATIONS, RELU  # noqa: E402
+
+# The activations a convolution's kernels apply in their last pass over Z (and whose
+# derivative they apply as they read dA); any other runs after the kernel, in nnxp.ops.
+CONV_ACTIVATIONS = {"identity": IDENTITY, "relu": RELU}
+
+
+# --------------------------------------------------------------------------- the path of each call
+
+
+def _conv(op, X, W):
+    """The convolution kernel module for these shapes (paths.conv_path), noted."""
+    return conv_gemm if note(op, conv_path(X.shape, W.shape, X.dtype)) == BLAS else conv
+
+
+def conv2d_forward(X, W, b, strides, padding):
+    return _conv("conv2d_forward", X, W).conv2d_forward(X, W, b, strides, padding)
+
+
+def conv2d_activation_forward(X, W, b, strides, padding, activation):
+    return _conv("conv2d_forward", X, W).conv2d_activation_forward(X, W, b, strides, padding, activation)
+
+
+def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
+    return _conv("conv2d_backward", X, W).conv2d_backward(dZ, X, W, strides, padding, need_dX)
+
+
+def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
+    return _conv("conv2d_backward", X, W).conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX,
+                                                                     activation)
+
+
+def _recurrent(op, X, V, gates):
+    """The recurrent kernel module for these shapes (paths.recurrent_path), noted."""
+    path = recurrent_path(X.shape[0], V.shape[0], gates, X.dtype)
+    return recurrent_blas if note(op, path) == BLAS else recurrent
+
+
+def rnn_forward(X, U, V, b, activation):
+    return _recurrent("rnn_forward", X, V, 1).rnn_forward(X, U, V, b, activation)
+
+
+def rnn_backward(dH, X, U, V, H, Z, activation):
+    return _recurrent("rnn_backward", X, V, 1).rnn_backward(dH, X, U, V, H, Z, activation)
+
+
+def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
+    return _recurrent("gru_forward", X, V, 3).gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate)
+
+
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
+    return _recurrent("gru_backward", X, V, 3).gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate,
+                                                            update_gate)
+
+
+def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
+    codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    return _recurrent("lstm_forward", X, V, 4).lstm_forward(X, U, V, b, *codes)
+
+
+def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
+                  output_gate):
+    codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
+    return _recurrent("lstm_backward", X, V, 4).lstm_backward(dH, X, U, V, H, C, S, Z, G, *codes)
+
 
 from .chunks import CHUNK_SAMPLES  # noqa: E402
 from .pool import LANES  # noqa: E402
@@ -54,9 +115,9 @@ from .recurrent import parallel_threshold  # noqa: E402
 # What ``nnxp.ops.warmup`` runs so that every compiled variant exists: a batch under the
 # recurrent kernels' parallel_threshold (their serial variants) and one over it with two
 # chunks of gradient sums (the parallel ones); pooling with fewer channels than its SIMD
-# path needs, and with as many (LANES).
+# path needs, and with as many (LANES); each op on both of its kernels (``forced``).
 WARM_UP = {"samples": (max(1, parallel_threshold - 1), max(parallel_threshold, 2 * CHUNK_SAMPLES)),
-           "channels": (1, LANES)}
+           "channels": (1, LANES), "paths": PATHS}
 
 _one_at_a_time = threading.Lock()
 
@@ -83,8 +144,11 @@ def _thread_safe(kernel):
 
 conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward = map(
     _thread_safe, (conv2d_forward, conv2d_backward, pool2d_forward, pool2d_backward))
+conv2d_activation_forward, conv2d_activation_backward = map(
+    _thread_safe, (conv2d_activation_forward, conv2d_activation_backward))
 rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward = map(
     _thread_safe, (rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward))
 
-__all__ = ["WARM_UP", "conv2d_forward", "conv2d_backward", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
+__all__ = ["WARM_UP", "PATHS", "forced", "conv2d_forward", "conv2d_backward", "conv2d_activation_forward", "conv2d_activation_backward",
+           "CONV_ACTIVATIONS", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_forward", "rnn_backward", "gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]

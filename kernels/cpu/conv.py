@@ -61,8 +61,10 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from ..activation_codes import RELU
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from .chunks import gradient_chunks
+from . import buffers  # the large arrays, recycled across calls
 
 # contract: fused multiply-add; reassoc: lets the dot products use SIMD lanes.
 # (No 'nnan'/'ninf': the results stay IEEE for any input.)
@@ -81,32 +83,61 @@ def _padded_filters(W, dtype):
 
 def conv2d_forward(X, W, b, strides, padding):
     """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward``."""
-    X = np.ascontiguousarray(X)
-    (m, H, Wd, _), (kh, kw, _, F) = X.shape, W.shape
-    ((top, bottom), (left, right)), (sh, sw) = padding, strides
-    Hp, Wp = top + H + bottom, left + Wd + right
-    Z = np.empty((m, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, F), dtype=X.dtype)
-    W = _padded_filters(W, X.dtype)
-    bias = np.zeros(W.shape[3], dtype=X.dtype)
-    if b is not None:
-        bias[:F] = b
-    conv_forward_taps(X, W, bias, sh, sw, top, left, Hp, Wp, Z)
-    return Z
+    return _forward(X, W, b, strides, padding, False)[0]
+
+
+def conv2d_activation_forward(X, W, b, strides, padding, activation):
+    """(Z, A) with A = f(Z), as ``nnxp.ops.conv.conv2d_activation_forward``; ``activation``
+    is the code of ReLU (A made in the pass that writes Z) or of the identity (A is Z)."""
+    return _forward(X, W, b, strides, padding, activation == RELU)
 
 
 def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
+    return _backward(dZ, X, W, strides, padding, need_dX, None)[:3]
+
+
+def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
+    """(dX, dW, db, dZ), as ``nnxp.ops.conv.conv2d_activation_backward``: for ReLU, dZ =
+    dA where A > 0 (exactly where Z > 0), formed as the kernel reads dA; for the
+    identity, dZ is dA."""
+    return _backward(dA, X, W, strides, padding, need_dX, A if activation == RELU else None)
+
+
+def _forward(X, W, b, strides, padding, relu):
+    """(Z, A): A = max(Z, 0) with ``relu``, else A is Z."""
+    X = np.ascontiguousarray(X)
+    (m, H, Wd, _), (kh, kw, _, F) = X.shape, W.shape
+    ((top, bottom), (left, right)), (sh, sw) = padding, strides
+    Hp, Wp = top + H + bottom, left + Wd + right
+    Z = buffers.empty((m, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1, F), X.dtype)
+    A = buffers.empty(Z.shape, X.dtype) if relu else Z
+    W = _padded_filters(W, X.dtype)
+    bias = np.zeros(W.shape[3], dtype=X.dtype)
+    if b is not None:
+        bias[:F] = b
+    conv_forward_taps(X, W, bias, sh, sw, top, left, Hp, Wp, relu, Z, A)
+    return Z, A
+
+
+def _backward(dZ, X, W, strides, padding, need_dX, relu_A):
+    """(dX, dW, db, dZ). With ``relu_A`` (the forward's A = max(Z, 0)), the first argument
+    is dA and dZ = dA where A > 0 is formed on the way."""
     X = np.ascontiguousarray(X)
     (m, H, Wd, _), F = X.shape, W.shape[3]
     ((top, bottom), (left, right)), (sh, sw) = padding, strides
     W = _padded_filters(W, X.dtype)
-    dX = np.empty_like(X)
+    dX = buffers.empty(X.shape, X.dtype)
     blocks = gradient_chunks(m)  # the batch size alone decides: the same sums on any number of threads
     dW_parts = np.zeros((blocks, *W.shape), dtype=X.dtype)
     db_parts = np.zeros((blocks, W.shape[3]), dtype=X.dtype)
-    conv_backward_taps(np.ascontiguousarray(dZ, dtype=X.dtype), X, W, sh, sw, top, left,
-                       top + H + bottom, left + Wd + right, need_dX, dX, dW_parts, db_parts)
-    return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F]
+    given = np.ascontiguousarray(dZ, dtype=X.dtype)
+    relu = relu_A is not None
+    dZ = buffers.empty(given.shape, X.dtype) if relu else given
+    mask = np.ascontiguousarray(relu_A) if relu else given
+    conv_backward_taps(given, mask, relu, X, W, sh, sw, top, left, top + H + bottom, left + Wd + right, need_dX,
+                       dZ, dX, dW_parts, db_parts)
+    return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F], dZ
 
 
 @njit(cache=True)
@@ -120,8 +151,9 @@ def load_flat(X, n, top, left, Wp, image):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
-    """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c]."""
+def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, relu, Z, A):
+    """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c];
+    with ``relu``, A = max(Z, 0) in the same pass (the epilogue: the numbers are at hand)."""
     m, oh, ow, F = Z.shape
     kh, kw, C, F_padded = W.shape
     length = (Hp - kh + 1) * Wp  # the wide stride-1 output
@@ -145,17 +177,23 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, Z):
                             row1[q] += w1 * pixel
                             row2[q] += w2 * pixel
                             row3[q] += w3 * pixel
+        zero = X.dtype.type(0)
         for y in range(oh):
             for x in range(ow):
                 q = sh * y * Wp + sw * x
                 for f in range(F):
-                    Z[n, y, x, f] = out[f, q]
+                    z = out[f, q]
+                    Z[n, y, x, f] = z
+                    if relu:
+                        A[n, y, x, f] = z if z > zero else zero
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_parts, db_parts):
-    """dX, and per block of samples the partial sums of dW and db (see the module docstring)."""
-    m, oh, ow, F = dZ.shape
+def conv_backward_taps(given, A, relu, X, W, sh, sw, top, left, Hp, Wp, need_dX, dZ, dX, dW_parts, db_parts):
+    """dX, and per block of samples the partial sums of dW and db (see the module docstring).
+    ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where A > 0 is written to dZ
+    as it is read (ReLU's derivative from the mask of A)."""
+    m, oh, ow, F = given.shape
     _, H, Wd, C = X.shape
     kh, kw, _, F_padded = W.shape
     length = (Hp - kh + 1) * Wp
@@ -174,7 +212,11 @@ def conv_backward_taps(dZ, X, W, sh, sw, top, left, Hp, Wp, need_dX, dX, dW_part
                 for x in range(ow):
                     q = sh * y * Wp + sw * x
                     for f in range(F):
-                        grads[f, q] = dZ[n, y, x, f]
+                        d = given[n, y, x, f]
+                        if relu:
+                            d = d if A[n, y, x, f] > zero else zero
+                            dZ[n, y, x, f] = d
+                        grads[f, q] = d
             for f in range(F):
                 grad, total = grads[f], zero
                 for q in range(length):

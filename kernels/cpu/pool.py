@@ -35,6 +35,7 @@ import numpy as np
 from numba import prange
 
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+from . import buffers  # the large arrays, recycled across calls
 
 MODE_CODES = {"max": 0, "min": 1, "mean": 2}
 MEAN = 2
@@ -45,7 +46,7 @@ def pool2d_forward(X, pool_size, strides, padding, mode):
     X = np.ascontiguousarray(X)
     (ph, pw), (sh, sw), ((top, bottom), (left, right)) = pool_size, strides, padding
     m, H, W, C = X.shape
-    A = np.empty((m, (H + top + bottom - ph) // sh + 1, (W + left + right - pw) // sw + 1, C), dtype=X.dtype)
+    A = buffers.empty((m, (H + top + bottom - ph) // sh + 1, (W + left + right - pw) // sw + 1, C), X.dtype)
     pool_forward_loops(X, ph, pw, sh, sw, top, left, MODE_CODES[mode], A)
     return A
 
@@ -57,7 +58,7 @@ LANES = 8
 def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     """dX (m, H, W, C), as ``nnxp.ops.pool.pool2d_backward``."""
     X = np.ascontiguousarray(X)
-    dX = np.zeros_like(X)
+    dX = buffers.zeros(X.shape, X.dtype)
     dA = np.ascontiguousarray(dA, dtype=X.dtype)
     (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
     if A is not None and mode != "mean" and X.shape[3] >= LANES:

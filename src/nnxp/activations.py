@@ -23,7 +23,7 @@ in the layers they apply to (``tuned``).
 from __future__ import annotations
 
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 
 class Activation:

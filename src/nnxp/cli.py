@@ -168,7 +168,37 @@ def info(args) -> int:
         from .kernels.cache import cache_folder
 
         console.print(f"kernel cache: {cache_folder() or 'none, the kernels compile in memory'}", soft_wrap=True)
+        console.print(_kernel_paths())
     return 0
+
+
+def _kernel_paths():
+    """The CPU kernel each convolution and recurrent layer of the workloads W1-W8 runs on
+    (the rule of ``nnxp.kernels.cpu.paths``, by the shapes and the dtype), and the rule."""
+    from rich.table import Table
+
+    from .kernels.cpu import paths
+    from .workloads import WORKLOADS
+
+    table = Table(title="CPU kernels: direct loops or BLAS products (the workloads' layers)",
+                  caption="; ".join(f"{k}: {v}" for k, v in paths.rule().items()))
+    for column in ("workload", "layer", "float32", "float64"):
+        table.add_column(column)
+    for workload in WORKLOADS.values():
+        for kind, options, shape in workload.layer_inputs():
+            m = workload.batch_size
+            if kind == "conv":
+                k, F, pad = options["size"], options["filters"], options.get("padding", 0)
+                what = f"conv {m}x{'x'.join(map(str, shape))} -> {F}@{k}x{k}" + (f" pad {pad}" if pad else "")
+                chosen = [paths.conv_path((m, *shape), (k, k, shape[2], F), dtype) for dtype in ("float32", "float64")]
+            elif kind in ("rnn", "gru", "lstm"):
+                units, gates = options["units"], {"rnn": 1, "gru": 3, "lstm": 4}[kind]
+                what = f"{kind} {m}x{'x'.join(map(str, shape))} -> {units} units"
+                chosen = [paths.recurrent_path(m, units, gates, dtype) for dtype in ("float32", "float64")]
+            else:
+                continue
+            table.add_row(workload.id, what, *chosen)
+    return table
 
 
 def _version(package: str) -> str:

@@ -25,7 +25,7 @@ without asking the device for a number until the end of the epoch.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from .losses import LOSSES, get_loss
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from . import checks
 

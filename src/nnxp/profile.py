@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import report
+from .ops import paths_taken
 
 FORWARD, BACKWARD = "forward", "backward"
 
@@ -51,7 +52,9 @@ class Profile:
 
     ``parts``: (layer label, phase) -> seconds, in the order the step runs them forward
     (the loss and the optimizer have the phase ""); ``step``: a whole step timed without
-    the stopwatches; ``title``: the model and its backend.
+    the stopwatches; ``title``: the model and its backend; ``paths``: for the parts that
+    ran a CPU kernel, which of its two kernels ran, "direct" (Numba loops) or "blas"
+    (BLAS products; ``nnxp.ops.paths_taken``).
     """
 
     title: str
@@ -60,6 +63,7 @@ class Profile:
     repeats: int
     parts: dict = field(default_factory=dict)
     step: float = 0.0
+    paths: dict = field(default_factory=dict)
 
     @property
     def total(self) -> float:
@@ -85,6 +89,7 @@ class _Stopwatches:
     def __init__(self, model, clock):
         self.model, self.sync, self.clock = model, model.backend.synchronize, clock
         self.laps: dict = {}
+        self.paths: dict = {}  # key -> the CPU kernel paths the piece ran
         self.running = False  # a piece called from inside another is part of the outer one
         self.wrapped: list = []
 
@@ -96,12 +101,16 @@ class _Stopwatches:
                 return original(*args, **kwargs)
             self.running = True
             self.sync()
+            paths_taken()  # forget what ran before this piece
             start = self.clock()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.sync()
                 self.laps[key] = self.laps.get(key, 0.0) + self.clock() - start
+                ran = {path for _, path in paths_taken()}
+                if ran:
+                    self.paths[key] = ", ".join(sorted(ran))
                 self.running = False
 
         self.wrapped.append((owner, method, vars(owner).get(method)))
@@ -147,16 +156,18 @@ def profile(model, repeats: int = 20, warmup: int = 3, verbose: bool = True, pat
     model.set_training(True)
     for _ in range(warmup):
         model.train_step(X, Y)
-    laps, steps = [], []
+    laps, steps, paths = [], [], {}
     for _ in range(repeats):
         with _Stopwatches(model, clock) as stopwatches:
             model.train_step(X, Y)
         laps.append(stopwatches.laps)
+        paths.update(stopwatches.paths)
         steps.append(_timed_step(model, X, Y, sync, clock))  # interleaved: the same noise for both
     result = Profile(f"{model.name} on {model.backend}", model.backend.target, int(X.shape[0]), repeats)
     kept = _faster_half(laps, key=lambda lap: sum(lap.values()))
     result.parts = {key: statistics.fmean(lap.get(key, 0.0) for lap in kept) for key in laps[0]}
     result.step = statistics.fmean(_faster_half(steps, key=float))
+    result.paths = paths
     if verbose:
         result.print()
     if path or show:
@@ -199,15 +210,18 @@ def _profile_table(profiles: dict, title: str, narrow: bool):
 
     first = next(iter(profiles.values()))
     kept = (first.repeats + 1) // 2
+    caption = f"ms per step, batch {first.batch_size}, faster {kept} of {first.repeats}"
+    if any(p.paths for p in profiles.values()):
+        caption += "; direct, blas: the CPU kernel that ran (Numba loops, BLAS products)"
     table = Table(title=title, title_style="bold", min_width=len(title),  # the title on one line, where it fits
-                  caption=f"ms per step, batch {first.batch_size}, faster {kept} of {first.repeats}")
+                  caption=caption)
     table.add_column("part", overflow="fold")
     for target in profiles:  # "cpu-reference" may wrap at its dash in a narrow terminal
         table.add_column(target.replace("-", " ") if narrow else target, justify="right", overflow="fold")
     short = {FORWARD: "fwd", BACKWARD: "bwd"} if narrow else {}
     for key in first.parts:
         label, phase = key
-        cells = [_ms(p.parts.get(key)) for p in profiles.values()]
+        cells = [_ms(p.parts.get(key)) + (f" {p.paths[key]}" if key in p.paths else "") for p in profiles.values()]
         table.add_row(f"{label} {short.get(phase, phase)}".strip(), *cells)
     table.add_section()
     table.add_row("sum of the parts", *(_ms(p.total) for p in profiles.values()))

@@ -41,6 +41,24 @@ class Workload:
             return datasets.synthetic_images(n, seed=0, **self.data_options)
         return datasets.synthetic_sequences(n, seed=0, **self.data_options)
 
+    @property
+    def sample_shape(self) -> tuple:
+        """The shape of one sample, as ``dataset`` makes them (without making any)."""
+        if self.data == "digits":
+            return (64,)
+        if self.data == "images":
+            size = self.data_options.get("size", 28)
+            return (size, size, self.data_options.get("channels", 1))
+        return (self.data_options.get("steps", 20), self.data_options.get("features", 8))
+
+    def layer_inputs(self) -> list:
+        """(kind, options, the shape of one sample going in) for each layer."""
+        shape, inputs = self.sample_shape, []
+        for kind, options in self.layers:
+            inputs.append((kind, options, shape))
+            shape, _ = _layer_flops(kind, options, shape)
+        return inputs
+
     def flops_per_sample(self, input_shape) -> float:
         """Multiply-adds x 2 of one sample's forward pass, times 3 for forward + backward."""
         shape, total = tuple(input_shape), 0.0

@@ -45,7 +45,7 @@ from contextvars import ContextVar
 from typing import NamedTuple
 
 import numpy as np
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from .. import checks
 from ..activations import Activation, tuned

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from .. import checks
 from ..initializers import get_initializer

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from .. import checks
 from ..activations import get_activation
-from ..ops.conv import conv2d_backward, conv2d_forward
+from ..ops.conv import conv2d_activation_backward, conv2d_activation_forward, conv2d_backward
 from ..ops.windows import normalize_padding, output_size, resolve_padding
 from .base import Layer, ShapeError, pair
 
@@ -80,18 +80,26 @@ class Convolution(Layer):
     def forward(self, X):
         check_images(self, X, self.d.get("c"))
         self.fc["X"] = X
-        self.fc["Z"] = conv2d_forward(X, self.p["W"], self.p.get("b"), self.strides, padding_of(self, X),
-                                      kernel_mode=self.kernel_mode)
-        self.fc["A"] = self.activation(self.fc["Z"])
+        # Z, then A = f(Z): one op, so that a kernel can apply f as it writes Z
+        self.fc["Z"], self.fc["A"] = conv2d_activation_forward(X, self.p["W"], self.p.get("b"), self.strides,
+                                                               padding_of(self, X), self.activation,
+                                                               kernel_mode=self.kernel_mode)
         return self.fc["A"]
 
     def backward(self, dA, dZ=None):
         """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
-        dZ = self.activation_backward(dA, dZ)
-        X = self.fc["X"]
-        self.bc["dX"], self.bc["dW"], self.bc["db"] = conv2d_backward(
-            dZ, X, self.p["W"], self.strides, padding_of(self, X), self.input_gradient, kernel_mode=self.kernel_mode)
-        return self.bc["dX"]
+        fc, bc = self.fc, self.bc
+        X, padding = fc["X"], padding_of(self, fc["X"])
+        if dZ is not None:
+            bc["dA"], bc["dZ"] = dA, dZ
+            bc["dX"], bc["dW"], bc["db"] = conv2d_backward(dZ, X, self.p["W"], self.strides, padding,
+                                                           self.input_gradient, kernel_mode=self.kernel_mode)
+        else:  # dZ = dA * f'(Z) first, in the same op (a kernel forms it as it reads dA)
+            bc["dA"] = dA
+            bc["dX"], bc["dW"], bc["db"], bc["dZ"] = conv2d_activation_backward(
+                dA, fc["Z"], fc["A"], X, self.p["W"], self.strides, padding, self.activation, self.input_gradient,
+                kernel_mode=self.kernel_mode)
+        return bc["dX"]
 
     def compute_gradients(self):
         self.g["dW"] = self.bc["dW"]

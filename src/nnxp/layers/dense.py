@@ -55,24 +55,27 @@ class Dense(Layer):
 
     def forward(self, X):
         self.check_input(X)
-        self.fc["X"] = X
+        fc = self.fc
+        fc["X"] = X
         Z = X @ self.p["W"]
         if self.use_bias:
             Z = Z + self.p["b"]
-        self.fc["Z"] = Z
-        self.fc["A"] = self.activation(Z)
-        return self.fc["A"]
+        fc["Z"] = Z
+        fc["A"] = self.activation(Z)
+        return fc["A"]
 
     def backward(self, dA, dZ=None):
-        """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient)."""
+        """dZ, when given, is dL/dZ already (the fused softmax + cross-entropy gradient).
+        A first layer (``input_gradient`` False) skips dX: nothing uses it."""
         dZ = self.activation_backward(dA, dZ)
-        self.bc["dX"] = dZ @ self.xp(dZ).matrix_transpose(self.p["W"])
+        self.bc["dX"] = dZ @ self.xp(dZ).matrix_transpose(self.p["W"]) if self.input_gradient else None
         return self.bc["dX"]
 
     def compute_gradients(self):
         xp = self.xp(self.bc["dZ"])
-        X_rows = xp.reshape(self.fc["X"], (-1, self.d["n"]))  # (m * steps, n)
-        dZ_rows = xp.reshape(self.bc["dZ"], (-1, self.d["u"]))
+        X_rows, dZ_rows = self.fc["X"], self.bc["dZ"]
+        if X_rows.ndim > 2:  # (m, steps, n) -> (m * steps, n)
+            X_rows, dZ_rows = xp.reshape(X_rows, (-1, self.d["n"])), xp.reshape(dZ_rows, (-1, self.d["u"]))
         self.g["dW"] = xp.matrix_transpose(X_rows) @ dZ_rows
         if self.use_bias:
             self.g["db"] = sum_rows(dZ_rows)  # sum over the rows (see nnxp.ops.sum_rows)

@@ -25,9 +25,10 @@ with ``sequences.py``, what the reference and the GPU loops share), ``recurrent_
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import NamedTuple
 
-from ..backend import backend_class_of
+from ..backend import array_namespace, backend_class_of
 
 
 class Kernels(NamedTuple):
@@ -89,6 +90,15 @@ def kernel_module(kernel_mode: str, array):
     return None if package is None else importlib.import_module(package)
 
 
+def paths_taken() -> list[tuple[str, str]]:
+    """Which of its two kernels each CPU op of this thread ran since the last call, as
+    (op, path) pairs, path "direct" (Numba loops) or "blas" (BLAS products); the CPU
+    kernels choose by the shapes (``nnxp.kernels.cpu.paths``). Empty where no CPU kernel
+    ran (the reference code, the GPU), and never imports the kernels to say so."""
+    package = sys.modules.get("nnxp.kernels.cpu")
+    return [] if package is None else package.paths.taken()
+
+
 def sum_rows(A):
     """sum(A, axis=0) of a tall matrix A (rows, k): the bias gradient of a layer, summed
     over every sample, pixel and step. Computed as the product ones(1, rows) @ A.
@@ -99,7 +109,7 @@ def sum_rows(A):
     larger part of the layer's whole forward and backward pass (7 ms). On the CPU it is
     one BLAS call, as fast as the reduction.
     """
-    from array_api_compat import array_namespace, device
+    from array_api_compat import device
 
     xp = array_namespace(A)
     ones = xp.ones((1, A.shape[0]), dtype=A.dtype, device=device(A))

@@ -21,16 +21,30 @@ Backward, given dZ = dL/dZ (m, oh, ow, F), as rows dZ_rows (m*oh*ow, F)::
     (5) dcols = dZ_rows @ W_rows.T        what each window sends back to its pixels
     (6) dX = col2im(dcols), with the padding cut off                      (m, H, W, C)
 
+A layer applies its activation to Z, and going back needs dZ = dA * f'(Z) before (3).
+``conv2d_activation_forward`` and ``conv2d_activation_backward`` are the two ops with
+that step included::
+
+    (7) A = f(Z)                        after (2)
+    (8) dZ = dA * f'(Z)                 before (3); for ReLU, dA where A > 0 (exactly where Z > 0)
+
+so that a compiled kernel can do it in the pass where the numbers are at hand: the
+pass that writes Z, the pass that reads dA (an epilogue, and a prologue), instead of
+two more passes over arrays as large as Z each way.
+
 On the CPU, with ``kernel_mode="numba"``, each function hands its arguments unchanged
-to the compiled kernel of the same name, which does the whole op. On the GPU the steps
-above run as written, with im2col and col2im done by CUDA kernels (``_columns`` and
-``_image_gradient``) and the three products on cuBLAS (see ``nnxp.ops``). What
-follows is otherwise the reference.
+to the compiled kernel of the same name, which does the whole op: the direct loops
+over the image, or im2col and one BLAS product per chunk of samples, whichever is
+faster for the shapes (``nnxp.kernels.cpu``, ``paths.py``); the CPU kernels know ReLU
+and the identity (``CONV_ACTIVATIONS``), and any other activation is applied here,
+after the kernel. On the GPU the steps above run as written, with im2col and col2im
+done by CUDA kernels (``_columns`` and ``_image_gradient``) and the three products on
+cuBLAS (see ``nnxp.ops``). What follows is otherwise the reference.
 """
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import kernels_for, sum_rows
 from .windows import col2im, crop_images, im2col, output_size, pad_images
@@ -73,6 +87,35 @@ def conv2d_backward(dZ, X, W, strides, padding, need_dX: bool = True, kernel_mod
         return None, dW, db
     dcols = dZ_rows @ xp.matrix_transpose(W_rows)  # (5) (m*oh*ow, kh*kw*C)
     return _image_gradient(kernels, dcols, X, (kh, kw), strides, padding), dW, db  # (6)
+
+
+def conv2d_activation_forward(X, W, b, strides, padding, activation, kernel_mode: str = "reference"):
+    """(Z, A): Z as ``conv2d_forward`` gives it and A = activation(Z), the layer's output."""
+    kernels = kernels_for(kernel_mode, X)
+    code = _activation_code(kernels, activation)
+    if code is not None:
+        return kernels.run("conv2d_activation_forward", X, W, b, strides, padding, code)
+    Z = conv2d_forward(X, W, b, strides, padding, kernel_mode)
+    return Z, activation(Z)  # (7)
+
+
+def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, activation, need_dX: bool = True,
+                               kernel_mode: str = "reference"):
+    """(dX, dW, db, dZ) from dA = dL/dA, the forward's Z and A = activation(Z), X and W:
+    dZ = activation.backward(dA, Z, A), then ``conv2d_backward``."""
+    kernels = kernels_for(kernel_mode, X)
+    code = _activation_code(kernels, activation)
+    if code is not None:
+        return kernels.run("conv2d_activation_backward", dA, Z, A, X, W, strides, padding, need_dX, code)
+    dZ = activation.backward(dA, Z, A)  # (8)
+    return (*conv2d_backward(dZ, X, W, strides, padding, need_dX, kernel_mode), dZ)
+
+
+def _activation_code(kernels, activation):
+    """The code of ``activation`` for kernels that apply it themselves, else None."""
+    if not kernels.whole_op or activation.params():
+        return None
+    return getattr(kernels.module, "CONV_ACTIVATIONS", {}).get(activation.name)
 
 
 def _grid(X, window, strides, padding):

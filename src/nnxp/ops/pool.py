@@ -29,7 +29,7 @@ output, allocated here. What follows is the reference, in the steps it numbers::
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import kernels_for
 from .windows import col2im, crop_images, im2col, output_size, pad_images

@@ -51,7 +51,7 @@ an error).
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import kernels_for, recurrent_gpu, sum_rows
 from .sequences import parameter_gradients, rows, shifted

@@ -33,7 +33,7 @@ what the op returns; the shapes and the gate order are those of ``recurrent.py``
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import sum_rows
 from .sequences import parameter_gradients, rows

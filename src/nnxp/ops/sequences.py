@@ -18,7 +18,7 @@ both end here, which is why these live in a module of their own.
 
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from . import sum_rows
 

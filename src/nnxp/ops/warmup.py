@@ -9,16 +9,22 @@ A kernel package may compile more than one variant of a kernel: the CPU's recurr
 kernels have a serial and a parallel variant, chosen by the batch size, and its max
 pooling backward a SIMD path from 8 channels on. The package itself says which batch
 sizes and channel counts reach all of them (its ``WARM_UP``), and every op runs at
-each, on tiny inputs, through the same dispatch as a layer's call.
+each, on tiny inputs, through the same dispatch as a layer's call. The CPU's
+convolution and recurrent ops also have two kernels each, the direct loops and one
+with BLAS products, chosen by the shapes: every op runs on each (``WARM_UP["paths"]``,
+forced with the package's ``forced``), a convolution also with ReLU applied by the
+kernel.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 from ..activations import get_activation
 from . import kernel_module
-from .conv import conv2d_backward, conv2d_forward
+from .conv import conv2d_activation_backward, conv2d_activation_forward, conv2d_backward, conv2d_forward
 from .pool import MODES, pool2d_backward, pool2d_forward
 from .recurrent import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
 
@@ -41,15 +47,18 @@ def warm_up(backend) -> list[str]:
     done = []
     for samples in module.WARM_UP["samples"]:
         images = backend.asarray(rng.standard_normal((samples, 6, 6, 2)))
-        _convolution(backend, rng, images)
-        done.append(f"conv2d, {samples} samples")
+        sequences = backend.asarray(rng.standard_normal((samples, 4, 3)))
+        for path in module.WARM_UP.get("paths", (None,)):  # None: the package has one kernel per op
+            on = f", {path}" if path else ""
+            with module.forced(path) if path else contextlib.nullcontext():
+                _convolution(backend, rng, images)
+                done.append(f"conv2d, {samples} samples{on}")
+                for family in RECURRENT:
+                    _recurrent(backend, rng, sequences, family)
+                    done.append(f"{family}, {samples} samples{on}")
         for mode in MODES:
             _pooling(backend, images, mode)
             done.append(f"pool2d {mode}, {samples} samples")
-        sequences = backend.asarray(rng.standard_normal((samples, 4, 3)))
-        for family in RECURRENT:
-            _recurrent(backend, rng, sequences, family)
-            done.append(f"{family}, {samples} samples")
     for channels in module.WARM_UP["channels"]:
         wide = backend.asarray(rng.standard_normal((2, 4, 4, channels)))
         for mode in MODES:
@@ -59,12 +68,17 @@ def warm_up(backend) -> list[str]:
 
 
 def _convolution(backend, rng, X) -> None:
-    """Both paddings, with and without a bias, dX needed or not (a first layer's)."""
+    """Both paddings, with and without a bias, dX needed or not (a first layer's), with
+    and without the activation (ReLU) applied by the kernel."""
     W = backend.asarray(rng.standard_normal((3, 3, X.shape[3], 3)))
+    relu = get_activation("relu")
     for b, padding in ((backend.asarray(np.zeros(3)), ((1, 1), (1, 1))), (None, ((0, 0), (0, 0)))):
         Z = conv2d_forward(X, W, b, (1, 1), padding, kernel_mode="numba")
+        Z, A = conv2d_activation_forward(X, W, b, (1, 1), padding, relu, kernel_mode="numba")
         for need_dX in (True, False):
             conv2d_backward(backend.xp.ones_like(Z), X, W, (1, 1), padding, need_dX, kernel_mode="numba")
+            conv2d_activation_backward(backend.xp.ones_like(Z), Z, A, X, W, (1, 1), padding, relu, need_dX,
+                                       kernel_mode="numba")
 
 
 def _pooling(backend, X, mode: str) -> None:

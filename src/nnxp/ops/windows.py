@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 
 import array_api_extra as xpx
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 Pair = tuple[int, int]
 Padding = tuple[Pair, Pair]  # ((top, bottom), (left, right))

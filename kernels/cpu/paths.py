@@ -1,0 +1,144 @@
+"""Which CPU kernel does an op's work: the direct Numba loops, or BLAS products.
+
+Every op of this package has two kernels:
+
+* ``direct`` (``conv.py``, ``recurrent.py``): Numba loops do everything, the matrix
+  products included, tuned for the small layers of the classroom (a few channels or
+  filters, 32 units); the samples run in parallel on Numba's threads;
+* ``blas`` (``conv_gemm.py``, ``recurrent_blas.py``): the products go to BLAS, one call
+  per chunk of samples (and per step), and Numba does what lies between them; the
+  chunks run in parallel on Python threads (``workers.py``).
+
+Small layers are faster direct (a BLAS call costs microseconds of set-up, and a
+product with 8 columns keeps few of its SIMD lanes busy); large ones through BLAS,
+whose products run near the core's peak. Where one turns into the other was measured
+on the project's 2-core machine (AMD EPYC, OpenBLAS 0.3.31, 2 threads; the tables are
+in benchmarks/RESULTS.md, the probes in benchmarks/probes/conv_paths.py and
+recurrent_paths.py), and is written down below as a rule of the shapes and the dtype
+alone. Never of the number of threads: both paths give the same results on 1, 2 or 3
+threads, but not the same as each other (sums in another order), so a rule that looked
+at the threads would train one seed to different weights on different machines.
+
+``NNXP_CPU_PATH=direct`` or ``blas`` (or ``forced(...)``, for tests) makes every op take
+that path; ``taken()`` tells which path each op of this thread took since it was last
+asked (``nnxp.ops.paths_taken``, which the profile shows).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import threading
+
+import numpy as np
+
+DIRECT, BLAS = "direct", "blas"
+PATHS = (DIRECT, BLAS)
+
+_forced = threading.local()  # a forced path in this thread (tests), over the environment's
+
+
+# --------------------------------------------------------------------------- the rule
+# Convolution, 2 threads, forward + backward with ReLU applied by both kernels, blas /
+# direct, the median of 3-5 interleaved rounds (benchmarks/RESULTS.md has the tables).
+# K = kh * kw * C numbers a window, F filters:
+#
+#   * 8 filters lose through BLAS at any depth (1.5-2.6x slower), and one input channel
+#     up to 32 filters (W2, 1 -> 8 3x3: 2.4-2.7x; W6's first layer, 1 -> 6 5x5: 2.8-3x):
+#     the direct loops read the image once for four filters, and im2col copies every
+#     pixel K / C times for a product with few columns, which BLAS runs far from its peak;
+#   * float32: BLAS wins from 32 filters on a window of 27 (W7's first layer, 3 -> 32 3x3:
+#     0.86-0.89; 32 -> 64: 0.67-0.80), and from 16 on a window of 144 (W6's second layer,
+#     6 -> 16 5x5: 0.76-0.80; 32 -> 16 3x3: 0.84-0.91; 8 -> 16, K = 72: 1.11-1.18 slower);
+#   * float64, whose products run at half the float32 rate while the loops keep up: a
+#     tie for deep windows (W7's second layer 0.99-1.04, W6's 0.98-1.11), a win only for
+#     shallow ones with many filters (W7's first layer, K = 27: 0.81-0.92; K = 9 or 72 and
+#     32 filters: 1.05-1.2 slower).
+CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
+             "float64": ((32, 16, 64),)}
+
+
+def conv_path(X_shape, W_shape, dtype) -> str:
+    """The path of a convolution of images X_shape (m, H, W, C) by filters W_shape (kh, kw, C, F)."""
+    kh, kw, C, F = W_shape
+    if _override() is not None:
+        return _override()
+    K = kh * kw * C
+    for filters, low, high in CONV_RULE.get(str(np.dtype(dtype)), ()):
+        if F >= filters and K >= low and (high is None or K < high):
+            return BLAS
+    return DIRECT
+
+
+# Recurrent layers, 2 threads, forward + backward of a whole sequence, blas / direct:
+# what decides is the work of a step's product h @ V for the whole batch, m x u x G*u
+# multiply-adds. Under 2^19 (W3: 32 x 32 x 128 = 2^17) the direct loops win, 1.3-4.6x
+# (a BLAS call and a Numba call per step and chunk, ~20 us, against the work); from 2^21
+# on BLAS wins (LSTM 32 x 128 units 0.82-0.91; W8, 128 x 256 x 1024 = 2^25: 0.53-0.54);
+# in between it depends on the layer (RNN 128 x 64: 0.77-0.86, LSTM 32 x 64: 0.99-1.49).
+RECURRENT_MIN_PRODUCT = 1 << 20
+
+
+def recurrent_path(samples: int, units: int, gates: int, dtype) -> str:
+    """The path of a recurrent op over ``samples`` sequences with ``units`` units and ``gates`` gates."""
+    if _override() is not None:
+        return _override()
+    return BLAS if samples * units * gates * units >= RECURRENT_MIN_PRODUCT else DIRECT
+
+
+# --------------------------------------------------------------------------- forcing a path
+
+
+def _override() -> str | None:
+    path = getattr(_forced, "path", None) or os.environ.get("NNXP_CPU_PATH") or None
+    if path is not None and path not in PATHS:
+        raise ValueError(f"NNXP_CPU_PATH must be one of {PATHS} or unset, got {path!r}")
+    return path
+
+
+@contextlib.contextmanager
+def forced(path: str | None):
+    """Every op in this thread takes ``path`` ("direct", "blas"; None: the rule) inside the block."""
+    if path is not None and path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS} or None, got {path!r}")
+    before = getattr(_forced, "path", None)
+    _forced.path = path
+    try:
+        yield
+    finally:
+        _forced.path = before
+
+
+def rule() -> dict:
+    """The rule in words, for ``nnxp info``."""
+    def window(low, high):
+        return f"K >= {low}" + (f" and K < {high}" if high else "")
+
+    conv = {dtype: " or ".join(f"F >= {f}, {window(low, high)}" for f, low, high in clauses)
+            for dtype, clauses in CONV_RULE.items()}
+    return {"forced (NNXP_CPU_PATH)": os.environ.get("NNXP_CPU_PATH") or "no",
+            "convolution on BLAS (F filters, K = kh*kw*C)": "; ".join(f"{d}: {r}" for d, r in conv.items()),
+            "recurrent on BLAS": f"from m*u*gates*u = {RECURRENT_MIN_PRODUCT} multiply-adds a step"}
+
+
+# --------------------------------------------------------------------------- which path ran
+
+_log = threading.local()
+
+
+def note(op: str, path: str) -> str:
+    """Remember that ``op`` took ``path`` in this thread (the last 64 ops); returns the path."""
+    if not hasattr(_log, "taken"):
+        _log.taken = collections.deque(maxlen=64)
+    _log.taken.append((op, path))
+    return path
+
+
+def taken() -> list[tuple[str, str]]:
+    """The (op, path) of the ops this thread ran since the last call (64 at most), in
+    order; forgets them."""
+    done = list(getattr(_log, "taken", ()))
+    if done:
+        _log.taken.clear()
+    return done
