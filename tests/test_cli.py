@@ -198,7 +198,7 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
     assert "kernel-backed op runs done on cpu" in out and "float32 and float64" in out
     small, large = cpu.WARM_UP["samples"]
     assert small < cpu.recurrent.parallel_threshold <= large and cpu.chunks.gradient_chunks(large) >= 2
-    assert min(cpu.WARM_UP["channels"]) < cpu.pool.LANES <= max(cpu.WARM_UP["channels"])
+    assert min(cpu.WARM_UP["channels"]) < cpu.pool.LANES < cpu.pool.TILE_LANES <= max(cpu.WARM_UP["channels"])
     from nnxp.backend import make_backend
     from nnxp.ops.warmup import warm_up
 
@@ -210,9 +210,11 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
             for path in cpu.PATHS:
                 assert f"{op}, {small} samples, {path}" in names and f"{op}, {large} samples, {path}" in names
         assert f"pool2d max, {cpu.pool.LANES} channels" in names
+        assert f"pool2d max, {cpu.pool.TILE_LANES} channels" in names
     from nnxp.kernels.cpu import pool  # every pooling kernel is compiled for both dtypes
 
-    for kernel in (pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output):
+    for kernel in (pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
+                   pool.pool_backward_tiles):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
     from nnxp.kernels.cpu import recurrent  # the serial variants too (small batches run them)
 

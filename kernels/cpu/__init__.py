@@ -109,15 +109,16 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
 
 
 from .chunks import CHUNK_SAMPLES  # noqa: E402
-from .pool import LANES  # noqa: E402
+from .pool import LANES, TILE_LANES  # noqa: E402
 from .recurrent import parallel_threshold  # noqa: E402
 
 # What ``nnxp.ops.warmup`` runs so that every compiled variant exists: a batch under the
 # recurrent kernels' parallel_threshold (their serial variants) and one over it with two
 # chunks of gradient sums (the parallel ones); pooling with fewer channels than its SIMD
-# path needs, and with as many (LANES); each op on both of its kernels (``forced``).
+# paths need, and with as many as each (LANES, TILE_LANES); each op on both of its
+# kernels (``forced``).
 WARM_UP = {"samples": (max(1, parallel_threshold - 1), max(parallel_threshold, 2 * CHUNK_SAMPLES)),
-           "channels": (1, LANES), "paths": PATHS}
+           "channels": (1, LANES, TILE_LANES), "paths": PATHS}
 
 _one_at_a_time = threading.Lock()
 

@@ -7,7 +7,7 @@ the first epoch of a class demo does not pay for the compiling.
 
 A kernel package may compile more than one variant of a kernel: the CPU's recurrent
 kernels have a serial and a parallel variant, chosen by the batch size, and its max
-pooling backward a SIMD path from 8 channels on. The package itself says which batch
+pooling backward SIMD paths from 8 and from 16 channels on. The package itself says which batch
 sizes and channel counts reach all of them (its ``WARM_UP``), and every op runs at
 each, on tiny inputs, through the same dispatch as a layer's call. The CPU's
 convolution and recurrent ops also have two kernels each, the direct loops and one
