@@ -52,11 +52,14 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 #     0.86-0.89; 32 -> 64: 0.67-0.80), and from 16 on a window of 144 (W6's second layer,
 #     6 -> 16 5x5: 0.76-0.80; 32 -> 16 3x3: 0.84-0.91; 8 -> 16, K = 72: 1.11-1.18 slower);
 #   * float64, whose products run at half the float32 rate while the loops keep up: a
-#     tie for deep windows (W7's second layer 0.99-1.04, W6's 0.98-1.11), a win only for
-#     shallow ones with many filters (W7's first layer, K = 27: 0.81-0.92; K = 9 or 72 and
-#     32 filters: 1.05-1.2 slower).
+#     win for shallow windows with many filters (W7's first layer, K = 27: 0.81-0.92;
+#     K = 9 or 72 and 32 filters: 1.05-1.2 slower), a tie for W6's second layer (16
+#     filters, K = 150: 0.98-1.11), and for deep windows with 64 filters mostly a win:
+#     W7's second layer (K = 288) 0.72-0.77 in four runs of 2026-12-01 and 1.06 in one
+#     (the direct loops' time moved 78-106 ms between runs, BLAS's 74-82), and W7's
+#     float64 epoch 499 -> 459 ms with it on BLAS.
 CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
-             "float64": ((32, 16, 64),)}
+             "float64": ((32, 16, 64), (64, 144, None))}
 
 
 def conv_path(X_shape, W_shape, dtype) -> str:
