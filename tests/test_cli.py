@@ -244,6 +244,23 @@ def test_info_lists_backends_libraries_and_threads(capsys):
         assert "GOMP_SPINCOUNT" in out or "OMP_WAIT_POLICY" in out
 
 
+def test_info_names_the_blas_kernels_and_an_override(capsys, monkeypatch):
+    """The BLAS line names NumPy's BLAS library (from threadpoolctl) and, when the
+    environment forces OpenBLAS's kernels, says so: a forced Haswell halves the products'
+    rate on AVX-512 processors (docs/backends.md)."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [pool["internal_api"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert cli.main(["info"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("BLAS kernels:"))
+    assert all(library in line for library in libraries) and line.endswith("(OPENBLAS_CORETYPE=Haswell)")
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert cli.main(["info"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("BLAS kernels:"))
+    assert "OPENBLAS_CORETYPE" not in line
+
+
 def test_info_shows_which_cpu_kernel_each_workload_layer_runs(capsys, monkeypatch):
     """The rule of nnxp.kernels.cpu.paths, applied to the workloads' layers: W2's small
     convolution on the direct loops, W8's LSTM of 256 units on BLAS; NNXP_CPU_PATH forces one."""
