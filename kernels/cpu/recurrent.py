@@ -6,12 +6,14 @@ activation given as a small int code (``RECURRENT_ACTIVATIONS``; ``nnxp.ops`` ke
 the reference code for any other activation). How they are organised for speed:
 
 * One compiled call runs whole sequences for a CHUNK of samples (``first`` to
-  ``last``), sample after sample, step after step: the step's row of gate
-  pre-activations Z = b + x_t U + h_{t-1} V, then every gate, the cell and h, in a few
-  fused passes along the row. Going back, the same per step, then dU, dV and db summed
-  over the chunk's (sample, step) rows. Samples are independent, so going forward the
-  serial version is one chunk and the parallel version gives each thread its own
-  chunk (``prange`` over chunks): no thread ever waits for another before the end.
+  ``last``), step after step: the step's row of gate pre-activations
+  Z = b + x_t U + h_{t-1} V, then every gate, the cell and h, in a few fused passes
+  along the row; going forward four samples at a time, whose products share the loads
+  of U and V (SAMPLE GROUPS, below), going back one sample after another: the same
+  per step, then dU, dV and db summed over the chunk's (sample, step) rows. Samples
+  are independent, so going forward the serial version is one chunk and the parallel
+  version gives each thread its own chunk (``prange`` over chunks): no thread ever
+  waits for another before the end.
   Going back, the chunks are fixed by the batch size (``chunks.py``), each with its
   own partial dU, dV, db, added up in order at the end; the serial version runs them
   one after the other, the parallel one shares them out: the same sums on any number
@@ -42,8 +44,8 @@ from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: F401  (the codes t
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from .chunks import gradient_chunks
 from . import buffers  # the large arrays, recycled across calls
-from .fastmath import (EXACT, ONE, ZERO, activate, add_product, add_product_transposed, add_weight_gradients,
-                       constants, derivative, exp_constants)
+from .fastmath import (EXACT, INLINE, ONE, ZERO, activate, add_product, add_product_4, add_product_transposed,
+                       add_weight_gradients, constants, derivative, exp_constants)
 
 # From this many samples on, and with more than one Numba thread, the parallel variant runs.
 parallel_threshold = 8
@@ -66,7 +68,31 @@ def _bounds(chunks, c, samples):
     return c * samples // chunks, (c + 1) * samples // chunks
 
 
+# SAMPLE GROUPS. The forward kernels run their products for four samples at once
+# (``add_product_4``: each row of U and V loaded once for four samples instead of once
+# per sample; W3's forward, 32 samples x 20 steps x 32 units: float32 113 -> 92 us,
+# float64 198 -> 124 us). A sample's sums are the same either way, but the groups are
+# taken from sample 0 in fours whatever the chunks (a chunk starts on a multiple of
+# four), so that no thread count could change which samples share a group.
+@njit(cache=True)
+def _group_bounds(chunks, c, samples):
+    """The samples of chunk c, the chunk starting on a multiple of four: first, last."""
+    first = min(samples, (c * samples // chunks + 3) // 4 * 4)
+    last = samples if c == chunks - 1 else min(samples, ((c + 1) * samples // chunks + 3) // 4 * 4)
+    return first, last
+
+
 # --------------------------------------------------------------------------- RNN
+
+
+@njit(**INLINE)
+def _add_products(Out, to, A, ta, W, s, group):
+    """Out[s + q, to] += A[s + q, ta] @ W for the group's samples: four at once (one
+    load of each row of W for the four, SAMPLE GROUPS) or one."""
+    if group == 4:
+        add_product_4(Out, to, A, ta, W, s)
+    else:
+        add_product(Out, s, to, A, s, ta, W)
 
 
 @njit(**EXACT)
@@ -74,21 +100,26 @@ def _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K):
     u = np.uint64(H.shape[2])
     E = exp_constants(K)
     code = codes[0]  # one code for the whole row (see below, GATE BY GATE)
-    for s in range(first, last):
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
         for t in range(Z.shape[1]):
-            for j in range(b.shape[0]):
-                Z[s, t, j] = b[j]
-            add_product(Z, s, t, X, s, t, U)
+            for q in range(group):
+                for j in range(b.shape[0]):
+                    Z[s + q, t, j] = b[j]
+            _add_products(Z, t, X, t, U, s, group)
             if t > 0:
-                add_product(Z, s, t, H, s, t - 1, V)
-            for k in range(u):
-                H[s, t, k] = activate(code, Z[s, t, k], E)
+                _add_products(Z, t, H, t - 1, V, s, group)
+            for q in range(group):
+                for k in range(u):
+                    H[s + q, t, k] = activate(code, Z[s + q, t, k], E)
+        s += group
 
 
 @njit(**EXACT, parallel=True)
 def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K):
     for c in prange(chunks):
-        first, last = _bounds(chunks, c, Z.shape[0])
+        first, last = _group_bounds(chunks, c, Z.shape[0])
         _rnn_forward_chunk(first, last, X, U, V, b, Z, H, codes, K)
 
 
@@ -160,36 +191,48 @@ def _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
     E = exp_constants(K)
     z0, n0 = u, u + u  # where the z and n blocks start in a row of 3u
     code_n = codes[n0]
-    for s in range(first, last):
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
         for t in range(Z.shape[1]):
-            for j in range(b.shape[0]):
-                Z[s, t, j] = b[j]
-            add_product(Z, s, t, X, s, t, U)
-            for j in range(P.shape[2]):
-                P[s, 0, j] = zero
+            for q in range(group):
+                for j in range(b.shape[0]):
+                    Z[s + q, t, j] = b[j]
+                for j in range(P.shape[2]):
+                    P[s + q, 0, j] = zero
+            _add_products(Z, t, X, t, U, s, group)
             if t > 0:
-                add_product(P, s, 0, H, s, t - 1, V)  # P = h_{t-1} V = [P_r | P_z | P_n]
-            for j in range(n0):
-                Z[s, t, j] += P[s, 0, j]
-            for start in (np.uint64(0), z0):  # r, z: gate by gate
-                code = codes[start]
-                for k in range(u):
-                    G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
-            for k in range(u):
-                Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
-                Z[s, t, n0 + k] += G[s, t, k] * Hn[s, t, k]  # + r Hn
-            for k in range(u):
-                n = activate(code_n, Z[s, t, n0 + k], E)
-                z = G[s, t, z0 + k]
-                h_prev = H[s, t - 1, k] if t > 0 else zero
-                G[s, t, n0 + k] = n
-                H[s, t, k] = (one - z) * n + z * h_prev
+                _add_products(P, 0, H, t - 1, V, s, group)  # P = h_{t-1} V = [P_r | P_z | P_n]
+            for q in range(group):
+                _gru_cell(s + q, t, Z, H, G, Hn, P, bh, codes, code_n, E, zero, one, u)
+        s += group
+
+
+@njit(**INLINE)
+def _gru_cell(s, t, Z, H, G, Hn, P, bh, codes, code_n, E, zero, one, u):
+    """Step t of sample s, given Z[s, t] = b + x_t U and P[s, 0] = h_{t-1} V: r, z, n, h_t."""
+    z0, n0 = u, u + u
+    for j in range(n0):
+        Z[s, t, j] += P[s, 0, j]
+    for start in (np.uint64(0), z0):  # r, z: gate by gate
+        code = codes[start]
+        for k in range(u):
+            G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
+    for k in range(u):
+        Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
+        Z[s, t, n0 + k] += G[s, t, k] * Hn[s, t, k]  # + r Hn
+    for k in range(u):
+        n = activate(code_n, Z[s, t, n0 + k], E)
+        z = G[s, t, z0 + k]
+        h_prev = H[s, t - 1, k] if t > 0 else zero
+        G[s, t, n0 + k] = n
+        H[s, t, k] = (one - z) * n + z * h_prev
 
 
 @njit(**EXACT, parallel=True)
 def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
     for c in prange(chunks):
-        first, last = _bounds(chunks, c, Z.shape[0])
+        first, last = _group_bounds(chunks, c, Z.shape[0])
         _gru_forward_chunk(first, last, X, U, V, b, bh, Z, H, G, Hn, P, codes, K)
 
 
@@ -270,35 +313,47 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
 # --------------------------------------------------------------------------- LSTM
 
 
+@njit(**INLINE)
+def _lstm_cell(s, t, Z, H, C, S, G, codes, code_c, E, zero, u):
+    """Step t of sample s, given its row Z[s, t] = b + x_t U + h_{t-1} V: the gates, C_t, S_t, h_t."""
+    f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
+    for start in (np.uint64(0), f0, g0, o0):  # i, f, g, o: gate by gate
+        code = codes[start]
+        for k in range(u):
+            G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
+    for k in range(u):
+        c_prev = C[s, t - 1, k] if t > 0 else zero
+        C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]  # f C + i g
+    for k in range(u):
+        S[s, t, k] = activate(code_c, C[s, t, k], E)
+        H[s, t, k] = G[s, t, o0 + k] * S[s, t, k]  # o S
+
+
 @njit(**EXACT)
 def _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
+    """Samples first..last-1, four at a time (SAMPLE GROUPS, above), the rest one by one."""
     u = np.uint64(H.shape[2])
     zero = K[ZERO]
     E = exp_constants(K)
-    f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
-    for s in range(first, last):
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
         for t in range(Z.shape[1]):
-            for j in range(b.shape[0]):
-                Z[s, t, j] = b[j]
-            add_product(Z, s, t, X, s, t, U)
+            for q in range(group):
+                for j in range(b.shape[0]):
+                    Z[s + q, t, j] = b[j]
+            _add_products(Z, t, X, t, U, s, group)
             if t > 0:
-                add_product(Z, s, t, H, s, t - 1, V)
-            for start in (np.uint64(0), f0, g0, o0):  # i, f, g, o: gate by gate
-                code = codes[start]
-                for k in range(u):
-                    G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
-            for k in range(u):
-                c_prev = C[s, t - 1, k] if t > 0 else zero
-                C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]  # f C + i g
-            for k in range(u):
-                S[s, t, k] = activate(code_c, C[s, t, k], E)
-                H[s, t, k] = G[s, t, o0 + k] * S[s, t, k]  # o S
+                _add_products(Z, t, H, t - 1, V, s, group)
+            for q in range(group):
+                _lstm_cell(s + q, t, Z, H, C, S, G, codes, code_c, E, zero, u)
+        s += group
 
 
 @njit(**EXACT, parallel=True)
 def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
     for c in prange(chunks):
-        first, last = _bounds(chunks, c, Z.shape[0])
+        first, last = _group_bounds(chunks, c, Z.shape[0])
         _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, G, codes, code_c, K)
 
 
