@@ -3,6 +3,7 @@
     python benchmarks/run.py                          # all targets, all tests
     python benchmarks/run.py -k "W1 or W2" --targets cpu-numba torch-cpu
     python benchmarks/run.py --threads 2 --out benchmarks/results
+    python benchmarks/run.py --targets cpu-numba torch-cpu --passes 3   # the targets in turn, 3 times
 
 Each target's pytest-benchmark JSON goes to ``--out``; the table gives, per workload and
 dtype, the median epoch time of each target (min-max in brackets), the speed-up of
@@ -81,8 +82,8 @@ def _timed(function) -> float:
     return time.perf_counter() - start
 
 
-def run_target(target: str, args) -> str:
-    path = os.path.join(args.out, f"{target}.json")
+def run_target(target: str, args, folder: str) -> str:
+    path = os.path.join(folder, f"{target}.json")
     command = [sys.executable, "-m", "pytest", HERE, "--benchmark-only", "-q", "-p", "no:cacheprovider",
                f"--target={target}", f"--threads={args.threads}", f"--benchmark-json={path}"]
     if args.k:
@@ -93,18 +94,26 @@ def run_target(target: str, args) -> str:
 
 
 def _collect(paths: dict, key: str) -> dict:
-    """{(name, dtype): {target: stats, "extra": extra_info}} for the benchmarks that have ``key``."""
+    """{(name, dtype): {target: stats, "extra": extra_info}} for the benchmarks that have
+    ``key``; ``paths`` gives each target's JSON files, one per pass. Over several passes a
+    target's median is the median of its passes' medians, its range the whole range."""
     rows: dict = {}
-    for target, path in paths.items():
-        if not os.path.exists(path):
-            continue
-        for bench in json.load(open(path))["benchmarks"]:
-            info = bench["extra_info"]
-            if key in info:
-                row = rows.setdefault((info[key], info["dtype"]), {"extra": info})
-                row[target] = bench["stats"]
-                if "path" in info:  # the CPU kernel the rule chose (cpu-numba's run notes it)
-                    row["path"] = info["path"]
+    for target, files in paths.items():
+        for path in files:
+            if not os.path.exists(path):
+                continue
+            for bench in json.load(open(path))["benchmarks"]:
+                info = bench["extra_info"]
+                if key in info:
+                    row = rows.setdefault((info[key], info["dtype"]), {"extra": info})
+                    row.setdefault(target, []).append(bench["stats"])
+                    if "path" in info:  # the CPU kernel the rule chose (cpu-numba's run notes it)
+                        row["path"] = info["path"]
+    for row in rows.values():
+        for target, passes in row.items():
+            if target not in ("extra", "path"):
+                row[target] = {"median": float(np.median([p["median"] for p in passes])),
+                               "min": min(p["min"] for p in passes), "max": max(p["max"] for p in passes)}
     return rows
 
 
@@ -153,13 +162,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("-k", default=None, help="pytest -k expression (e.g. 'W1 or W3')")
+    parser.add_argument("--passes", type=int, default=1,
+                        help="run the targets this many times, in turn (in reverse order every other "
+                             "pass): a machine that slows down for minutes then slows every target")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     limits = ceilings(args.threads)
     if any(t.startswith(("gpu", "torch-cuda")) for t in args.targets):
         limits.update(gpu_ceilings())
     print(json.dumps(limits, indent=1))
-    paths = {target: run_target(target, args) for target in args.targets}
+    paths = {target: [] for target in args.targets}
+    for index in range(args.passes):
+        folder = args.out if args.passes == 1 else os.path.join(args.out, f"pass-{index + 1}")
+        os.makedirs(folder, exist_ok=True)
+        for target in (args.targets if index % 2 == 0 else args.targets[::-1]):
+            paths[target].append(run_target(target, args, folder))
     json.dump(limits, open(os.path.join(args.out, "ceilings.json"), "w"), indent=1)
     print(table(paths, limits, "workload"))
     print()

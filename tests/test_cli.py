@@ -297,6 +297,45 @@ def test_bench_finds_the_suite_of_the_checkout_and_says_how_to_get_one(tmp_path,
     assert "pip install -e '.[bench]'" in capsys.readouterr().err
 
 
+def test_bench_passes_take_each_targets_median_of_medians(tmp_path):
+    """--passes N runs the targets in turn N times (pass-1/, pass-2/, ...); a target's
+    median in the table is the median of its passes' medians, its range the whole range:
+    a pass that a busy machine slowed counts once, not as the figure."""
+    import importlib.util
+    import json
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("bench_run", os.path.join(root, "benchmarks", "run.py"))
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    files = {}
+    for target, medians in (("cpu-numba", (1.0, 9.0, 2.0)), ("torch-cpu", (4.0, 4.0, 5.0))):
+        files[target] = []
+        for index, median in enumerate(medians):
+            path = tmp_path / f"{target}-{index}.json"
+            bench = {"extra_info": {"workload": "W1", "dtype": "float64", "epoch_flops": 1e9},
+                     "stats": {"median": median, "min": median - 0.5, "max": median + 0.5}}
+            path.write_text(json.dumps({"benchmarks": [bench]}))
+            files[target].append(str(path))
+    row = run._collect(files, "workload")[("W1", "float64")]
+    assert row["cpu-numba"] == {"median": 2.0, "min": 0.5, "max": 9.5}
+    assert row["torch-cpu"]["median"] == 4.0
+    line = next(line for line in run.table(files, {}, "workload").splitlines() if line.startswith("| W1"))
+    assert "2.00x" in line  # torch 4.0 / numba 2.0, from the medians of the passes
+    done = subprocess_bench(root, tmp_path / "passes", "--passes", "2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert os.path.isfile(tmp_path / "passes" / "pass-1" / "cpu-numba.json")
+    assert os.path.isfile(tmp_path / "passes" / "pass-2" / "cpu-numba.json")
+
+
+def subprocess_bench(root, out, *more):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "nnxp.cli", "bench", "-k", "test_epoch and W1 and float64",
+                           "--targets", "cpu-numba", "--threads", "1", "--out", str(out), *more],
+                          cwd=root, capture_output=True, text=True, timeout=300)
+
+
 def test_bench_runs_the_suite_and_prints_the_table(tmp_path):
     """One small benchmark, end to end: its own process, the JSON, the Markdown table."""
     import subprocess

@@ -267,6 +267,8 @@ def bench(args) -> int:
         command += ["-k", args.k]
     if args.out:
         command += ["--out", args.out]
+    if args.passes != 1:
+        command += ["--passes", str(args.passes)]
     import subprocess
 
     return subprocess.call(command)
@@ -343,6 +345,9 @@ def main(argv=None) -> int:
                                    "(default: all)")
     bench_parser.add_argument("--threads", type=int, default=None, help="default: every core")
     bench_parser.add_argument("--out", default=None, help="folder for the JSON results (default: benchmarks/results)")
+    bench_parser.add_argument("--passes", type=int, default=1,
+                              help="run the targets in turn this many times; each target's median is the "
+                                   "median of its passes (a shared machine slows down for minutes)")
     bench_parser.set_defaults(run=bench)
 
     args = parser.parse_args(argv)
