@@ -29,11 +29,11 @@ def ceilings(threads: int) -> dict:
     """Matmul GFLOP/s (1024x1024, float32 and float64) and copy bandwidth (GB/s) of NumPy,
     and which BLAS ran them: OpenBLAS picks its kernels by the processor, unless
     OPENBLAS_CORETYPE names them (on AVX-512 machines Haswell's run at half the rate)."""
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    results = {"blas": "; ".join(f"{pool['internal_api']} {pool.get('version')} {pool.get('architecture')}"
-                                 for pool in threadpool_info() if pool["user_api"] == "blas"),
-               "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset")}
+    from nnxp.threads import blas_kernels
+
+    results = {"blas": blas_kernels()}
     with threadpool_limits(threads):
         for dtype in ("float32", "float64"):
             a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(dtype)

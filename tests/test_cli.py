@@ -329,6 +329,8 @@ def test_bench_passes_take_each_targets_median_of_medians(tmp_path):
 
 
 def subprocess_bench(root, out, *more):
+    """``nnxp bench`` on one small benchmark (W1's float64 epoch, cpu-numba, 1 thread) in
+    a process of its own, results in ``out``."""
     import subprocess
 
     return subprocess.run([sys.executable, "-m", "nnxp.cli", "bench", "-k", "test_epoch and W1 and float64",
@@ -338,12 +340,8 @@ def subprocess_bench(root, out, *more):
 
 def test_bench_runs_the_suite_and_prints_the_table(tmp_path):
     """One small benchmark, end to end: its own process, the JSON, the Markdown table."""
-    import subprocess
-
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-m", "nnxp.cli", "bench", "-k", "test_epoch and W1 and float64",
-                           "--targets", "cpu-numba", "--threads", "1", "--out", str(tmp_path)],
-                          cwd=root, capture_output=True, text=True, timeout=300)
+    done = subprocess_bench(root, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert os.path.isfile(tmp_path / "cpu-numba.json")
     row = next(line for line in done.stdout.splitlines() if line.startswith("| W1 | float64"))

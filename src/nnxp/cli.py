@@ -34,7 +34,7 @@ from .extras import MissingExtra
 from .io import ModelFileError
 from .layers import ShapeError
 from .model import NotInitialized
-from .threads import thread_info
+from .threads import blas_kernels, thread_info
 from .workloads import WORKLOADS
 
 # --------------------------------------------------------------------------- demo
@@ -164,24 +164,13 @@ def info(args) -> int:
     for pool, count in thread_info().items():
         threads.add_row(pool, str(count))
     console.print(threads)
-    console.print(f"BLAS kernels: {_blas_kernels()}", soft_wrap=True)
+    console.print(f"BLAS kernels: {blas_kernels()}", soft_wrap=True)
     if numba_available():  # where the compiled kernels are kept (nnxp.kernels.cache explains the choice)
         from .kernels.cache import cache_folder
 
         console.print(f"kernel cache: {cache_folder() or 'none, the kernels compile in memory'}", soft_wrap=True)
         console.print(_kernel_paths())
     return 0
-
-
-def _blas_kernels() -> str:
-    """The BLAS library NumPy uses and the kernels it chose for this processor (an
-    OPENBLAS_CORETYPE in the environment overrides the choice: docs/backends.md)."""
-    from threadpoolctl import threadpool_info
-
-    found = [f"{pool['internal_api']} {pool.get('version')} {pool.get('architecture') or ''}".strip()
-             for pool in threadpool_info() if pool["user_api"] == "blas"]
-    forced = os.environ.get("OPENBLAS_CORETYPE")
-    return (", ".join(found) or "none found") + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
 
 
 def _kernel_paths():

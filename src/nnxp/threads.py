@@ -89,3 +89,16 @@ def thread_info() -> dict:
     for pool in threadpool_info():
         info[f"{pool['internal_api']} ({pool['user_api']})"] = pool["num_threads"]
     return info
+
+
+def blas_kernels() -> str:
+    """The BLAS library NumPy uses and the kernels it chose for this processor, e.g.
+    "openblas 0.3.31 SkylakeX", with an OPENBLAS_CORETYPE from the environment, which
+    overrides the choice (docs/backends.md: on AVX-512 processors a forced Haswell halves
+    the products' rate). ``nnxp info`` and the benchmarks' ceilings print it."""
+    from threadpoolctl import threadpool_info
+
+    found = [f"{pool['internal_api']} {pool.get('version')} {pool.get('architecture') or ''}".strip()
+             for pool in threadpool_info() if pool["user_api"] == "blas"]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return (", ".join(found) or "none found") + (f" (OPENBLAS_CORETYPE={forced})" if forced else "")
