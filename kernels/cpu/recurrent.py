@@ -321,6 +321,14 @@ def _lstm_cell(s, t, Z, H, C, S, G, codes, code_c, E, zero, u):
         code = codes[start]
         for k in range(u):
             G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
+    lstm_state(s, t, C, S, H, G, code_c, E, zero, u)
+
+
+@njit(**INLINE)
+def lstm_state(s, t, C, S, H, G, code_c, E, zero, u):
+    """From the gates i, f, g, o of step t of sample s: C_t = f C_{t-1} + i g, S_t = the
+    cell activation of C_t, h_t = o S_t (also the BLAS kernel's, recurrent_blas.py)."""
+    f0, g0, o0 = u, u + u, u + u + u
     for k in range(u):
         c_prev = C[s, t - 1, k] if t > 0 else zero
         C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]  # f C + i g

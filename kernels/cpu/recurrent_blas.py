@@ -36,9 +36,10 @@ from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernel
 from . import workers
 from . import buffers  # the large arrays, recycled across calls
 from .fastmath import ONE, ZERO, activate, constants, derivative, exp_constants
-from .recurrent import row_codes
+from .recurrent import lstm_state, row_codes
 
 STEP = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fastmath: see fastmath.py, EXACT
+INLINE = {"cache": True, "error_model": "numpy", "inline": "always"}
 
 # Samples per chunk. One core's BLAS runs (s x 256) @ (256 x 1024) at 84, 102, 116 and
 # 122 GFLOP/s for s = 16, 32, 64, 128 (float32; float64 26, 38, 48, 55): it packs the
@@ -115,6 +116,22 @@ def _prepared(X, *weights):
     return (X, *(np.ascontiguousarray(w, dtype=X.dtype) for w in weights))
 
 
+@njit(**INLINE)
+def _add_and_activate(s, row, t, starts, u, Z, P, b, out, codes, E):
+    """For each block of u values starting at ``starts`` in the row Z[s, t]: z = Z + b + P
+    (P = h_{t-1} V, not read at t = 0), kept in Z, and out = f(z) by the block's code:
+    gate by gate, each gate's code fixed for its loop (module docstring of recurrent.py)."""
+    for start in starts:
+        code = codes[start]
+        for k in range(u):
+            j = start + k
+            z = Z[s, t, j] + b[j]
+            if t > 0:
+                z += P[row, j]
+            Z[s, t, j] = z
+            out[s, t, j] = activate(code, z, E)
+
+
 # --------------------------------------------------------------------------- RNN
 
 
@@ -123,15 +140,8 @@ def _rnn_step_forward(t, first, last, Z, P, b, H, codes, K):
     """Z_t += b + P (P = h_{t-1} V; not read at t = 0), h_t = f(Z_t)."""
     u = np.uint64(H.shape[2])
     E = exp_constants(K)
-    code = codes[0]  # one code for the row: gate by gate, as recurrent.py
     for s in range(first, last):
-        row = s - first
-        for k in range(u):
-            z = Z[s, t, k] + b[k]
-            if t > 0:
-                z += P[row, k]
-            Z[s, t, k] = z
-            H[s, t, k] = activate(code, z, E)
+        _add_and_activate(s, s - first, t, (np.uint64(0),), u, Z, P, b, H, codes, E)  # one block: h_t
 
 
 @njit(**STEP)
@@ -199,15 +209,7 @@ def _gru_step_forward(t, first, last, Z, P, b, bh, G, Hn, H, codes, K):
     code_n = codes[n0]
     for s in range(first, last):
         row = s - first
-        for start in (np.uint64(0), z0):  # r, z: gate by gate
-            code = codes[start]
-            for k in range(u):
-                j = start + k
-                z = Z[s, t, j] + b[j]
-                if t > 0:
-                    z += P[row, j]
-                Z[s, t, j] = z
-                G[s, t, j] = activate(code, z, E)
+        _add_and_activate(s, row, t, (np.uint64(0), z0), u, Z, P, b, G, codes, E)  # r, z
         for k in range(u):
             hn = (P[row, n0 + k] if t > 0 else zero) + bh[k]
             Hn[s, t, k] = hn
@@ -296,22 +298,8 @@ def _lstm_step_forward(t, first, last, Z, P, b, G, C, S, H, codes, code_c, K):
     E = exp_constants(K)
     f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
-        row = s - first
-        for start in (np.uint64(0), f0, g0, o0):  # i, f, g, o: gate by gate
-            code = codes[start]
-            for k in range(u):
-                j = start + k
-                z = Z[s, t, j] + b[j]
-                if t > 0:
-                    z += P[row, j]
-                Z[s, t, j] = z
-                G[s, t, j] = activate(code, z, E)
-        for k in range(u):
-            c_prev = C[s, t - 1, k] if t > 0 else zero
-            C[s, t, k] = G[s, t, f0 + k] * c_prev + G[s, t, k] * G[s, t, g0 + k]
-        for k in range(u):
-            S[s, t, k] = activate(code_c, C[s, t, k], E)
-            H[s, t, k] = G[s, t, o0 + k] * S[s, t, k]
+        _add_and_activate(s, s - first, t, (np.uint64(0), f0, g0, o0), u, Z, P, b, G, codes, E)  # i, f, g, o
+        lstm_state(s, t, C, S, H, G, code_c, E, zero, u)  # C_t, S_t, h_t, as recurrent.py
 
 
 @njit(**STEP)
