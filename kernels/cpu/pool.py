@@ -61,9 +61,8 @@ def pool2d_forward(X, pool_size, strides, padding, mode):
 
 # From this many channels on, backward finds max / min pixels from A (see above).
 LANES = 8
-# From this many on, windows that tile the image are walked pixel by pixel (see
-# pool_backward_tiles): 2.4-3x faster on W7's pooling (32 and 64 channels), 1.5x on W6's
-# second (16); with 6 or 8 channels slower in float64 (0.33 against 0.07-0.15 ms on W2's).
+# From this many on, windows that tile the image are walked pixel by pixel (see above,
+# and pool_backward_tiles).
 TILE_LANES = 16
 
 
@@ -72,15 +71,17 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     X = np.ascontiguousarray(X)
     dA = np.ascontiguousarray(dA, dtype=X.dtype)
     (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
-    if A is not None and mode != "mean" and X.shape[3] >= TILE_LANES and tiles(pool_size, strides, padding):
-        dX = buffers.empty(X.shape, X.dtype)  # every pixel written: no zeros first
-        pool_backward_tiles(dA, X, np.ascontiguousarray(A, dtype=X.dtype), ph, pw, dX)
+    if A is not None and mode != "mean" and X.shape[3] >= LANES:  # max / min pixels found from A
+        A = np.ascontiguousarray(A, dtype=X.dtype)
+        if X.shape[3] >= TILE_LANES and tiles(pool_size, strides, padding):
+            dX = buffers.empty(X.shape, X.dtype)  # every pixel written: no zeros first
+            pool_backward_tiles(dA, X, A, ph, pw, dX)
+        else:
+            dX = buffers.zeros(X.shape, X.dtype)
+            pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX)
         return dX
     dX = buffers.zeros(X.shape, X.dtype)
-    if A is not None and mode != "mean" and X.shape[3] >= LANES:
-        pool_backward_from_output(dA, X, np.ascontiguousarray(A, dtype=X.dtype), ph, pw, sh, sw, top, left, dX)
-    else:
-        pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
+    pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
     return dX
 
 
