@@ -76,9 +76,10 @@ def _bounds(chunks, c, samples):
 # four), so that no thread count could change which samples share a group.
 @njit(cache=True)
 def _group_bounds(chunks, c, samples):
-    """The samples of chunk c, the chunk starting on a multiple of four: first, last."""
+    """The samples of chunk c, each chunk's bounds rounded up to a multiple of four (the
+    last chunk's to the batch's end): first, last."""
     first = min(samples, (c * samples // chunks + 3) // 4 * 4)
-    last = samples if c == chunks - 1 else min(samples, ((c + 1) * samples // chunks + 3) // 4 * 4)
+    last = min(samples, ((c + 1) * samples // chunks + 3) // 4 * 4)
     return first, last
 
 
