@@ -166,6 +166,8 @@ def main() -> None:
                         help="run the targets this many times, in turn (in reverse order every other "
                              "pass): a machine that slows down for minutes then slows every target")
     args = parser.parse_args()
+    if args.passes < 1:
+        parser.error(f"--passes must be at least 1, got {args.passes}")
     os.makedirs(args.out, exist_ok=True)
     limits = ceilings(args.threads)
     if any(t.startswith(("gpu", "torch-cuda")) for t in args.targets):

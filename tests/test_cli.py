@@ -147,6 +147,26 @@ def test_no_gpu_is_one_line_and_status_1_for_the_option_and_the_variable(monkeyp
     assert lines[2].startswith("nnxp warmup: ")
 
 
+def test_a_bad_argument_is_one_line_naming_it(capsys):
+    """An argument nnxp's checks refuse (an epoch count below 0, no passes, no threads) is
+    a one-line error, status 1, that names the argument and what came: not a traceback."""
+    assert cli.main(["demo", "--epochs", "-1"]) == 1
+    assert cli.main(["bench", "--passes", "0"]) == 1
+    assert cli.main(["bench", "--threads", "0"]) == 1
+    captured = capsys.readouterr()
+    lines = _lines(captured.err)
+    assert len(lines) == 3, captured.err
+    assert "epochs must be a whole number >= 0, got -1" in lines[0]
+    assert "--passes must be a whole number >= 1, got 0" in lines[1]
+    assert "--threads must be a whole number >= 1, got 0" in lines[2]
+    from nnxp import checks
+
+    with pytest.raises(ValueError):  # still a ValueError to code that catches those
+        checks.positive_int("units", 0, "Dense")
+    with pytest.raises(TypeError):
+        checks.positive_int("units", 2.5, "Dense")
+
+
 def test_no_gpu_from_the_shell_prints_no_traceback():
     import subprocess
 

@@ -8,7 +8,10 @@ value in the type nnxp uses (a NumPy integer becomes an int) or raise::
     <where>: <name> must be <what was expected>, got <what came>
 
 for instance ``fit: batch_size must be a whole number >= 1, got 2.5 (float)``. A value
-of the wrong type raises TypeError, a value out of range ValueError.
+of the wrong type raises ``ArgumentTypeError`` (a TypeError), a value out of range
+``ArgumentValueError`` (a ValueError): code that catches TypeError or ValueError still
+catches them, and ``nnxp``'s command line tells them from its own bugs, printing the
+message in one line instead of a traceback.
 
 Whole numbers are ints or NumPy integers; True and False are not numbers here, nor
 are strings that look like one ("16"): a setting read from a file or the command line
@@ -19,6 +22,14 @@ from __future__ import annotations
 
 import math
 import numbers
+
+
+class ArgumentTypeError(TypeError):
+    """An argument of the wrong type (the message names it, what was expected and what came)."""
+
+
+class ArgumentValueError(ValueError):
+    """An argument out of its range or not one of its options (the message says which)."""
 
 
 def _shown(value) -> str:
@@ -41,9 +52,9 @@ def whole_number(name: str, value, where: str, minimum: int = 1, maximum: int | 
     """``value`` as an int, if it is a whole number in [minimum, maximum]."""
     bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
     if not is_whole(value):
-        raise TypeError(f"{where}: {name} must be a whole number {bounds}, got {_shown(value)}")
+        raise ArgumentTypeError(f"{where}: {name} must be a whole number {bounds}, got {_shown(value)}")
     if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{where}: {name} must be a whole number {bounds}, got {value}")
+        raise ArgumentValueError(f"{where}: {name} must be a whole number {bounds}, got {value}")
     return int(value)
 
 
@@ -63,12 +74,12 @@ def finite_number(name: str, value, where: str, low: float | None = None, high: 
     ``low_open`` / ``high_open``): learning rates, probabilities, momenta, epsilons."""
     interval = _interval(low, high, low_open, high_open)
     if not is_real(value):
-        raise TypeError(f"{where}: {name} must be a finite number{interval}, got {_shown(value)}")
+        raise ArgumentTypeError(f"{where}: {name} must be a finite number{interval}, got {_shown(value)}")
     number = float(value)
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if not math.isfinite(number) or too_low or too_high:
-        raise ValueError(f"{where}: {name} must be a finite number{interval}, got {value}")
+        raise ArgumentValueError(f"{where}: {name} must be a finite number{interval}, got {value}")
     return number
 
 
@@ -87,9 +98,9 @@ def seed(name: str, value, where: str) -> int | None:
     if value is None:
         return None
     if not is_whole(value):
-        raise TypeError(f"{where}: {name} must be None or a whole number >= 0, got {_shown(value)}")
+        raise ArgumentTypeError(f"{where}: {name} must be None or a whole number >= 0, got {_shown(value)}")
     if value < 0:
-        raise ValueError(f"{where}: {name} must be None or a whole number >= 0, got {value}")
+        raise ArgumentValueError(f"{where}: {name} must be None or a whole number >= 0, got {value}")
     return int(value)
 
 
@@ -101,5 +112,5 @@ def optional(check, name: str, value, where: str, *args, **kwargs):
 def choice(name: str, value, where: str, options) -> str:
     """One of ``options`` (names), else an error listing them."""
     if value not in options:
-        raise ValueError(f"{where}: {name} must be one of {tuple(options)}, got {value!r}")
+        raise ArgumentValueError(f"{where}: {name} must be one of {tuple(options)}, got {value!r}")
     return value

@@ -25,7 +25,8 @@ import os
 import sys
 import time
 
-from . import report
+from . import checks, report
+from .checks import ArgumentTypeError, ArgumentValueError
 from .backend import (BACKEND_CLASSES, BACKENDS, DTYPES, KERNEL_MODES, BackendUnavailable, available_backends,
                       backend_class, numba_available, set_backend)
 from .data import DataError
@@ -241,6 +242,8 @@ def find_benchmarks(places=None) -> str | None:
 
 def bench(args) -> int:
     """Run benchmarks/run.py (each target in its own process, a Markdown table at the end)."""
+    passes = checks.positive_int("--passes", args.passes, "nnxp bench")
+    threads = args.threads if args.threads is None else checks.positive_int("--threads", args.threads, "nnxp bench")
     script = find_benchmarks()
     if script is None:
         print(f"nnxp bench: {BENCH_INSTALL}", file=sys.stderr)
@@ -249,15 +252,15 @@ def bench(args) -> int:
 
     if importlib.util.find_spec("pytest_benchmark") is None:
         raise MissingExtra("pytest-benchmark is needed to run the benchmarks: pip install -e '.[bench]' in the clone")
-    command = [sys.executable, script, "--threads", str(args.threads or os.cpu_count() or 1)]
+    command = [sys.executable, script, "--threads", str(threads or os.cpu_count() or 1)]
     if args.targets:
         command += ["--targets", *args.targets]
     if args.k:
         command += ["-k", args.k]
     if args.out:
         command += ["--out", args.out]
-    if args.passes != 1:
-        command += ["--passes", str(args.passes)]
+    if passes != 1:
+        command += ["--passes", str(passes)]
     import subprocess
 
     return subprocess.call(command)
@@ -288,7 +291,8 @@ def _check_environment(parser: argparse.ArgumentParser, args) -> None:
 
 
 # What the user can put right; anything else is a bug in nnxp, and keeps its traceback.
-USER_ERRORS = (BackendUnavailable, MissingExtra, DataError, ShapeError, NotInitialized, ModelFileError)
+USER_ERRORS = (BackendUnavailable, MissingExtra, DataError, ShapeError, NotInitialized, ModelFileError,
+               ArgumentTypeError, ArgumentValueError)
 
 
 def main(argv=None) -> int:
