@@ -39,7 +39,15 @@ threads against one filter per pass: LeNet's second layer (64x14x14x6, 16@5x5) f
 forward 0.87 -> 0.69 ms and backward 1.76 -> 0.86 ms (float64 1.40 -> 1.02 and 2.34
 -> 1.37). When F is not a multiple of 4 the filters are padded with zero filters (their
 outputs are never read): one code path, which also keeps Numba's compile time down.
-(Four taps per pass, which saves only the output row's traffic, measured no faster.)
+
+A whole kernel row per pass. The forward's pass for one tap is bound by its stores
+(four output rows written for every pixel read); for kernels 3 or 5 wide, the passes
+below take the taps of one kernel row (i, c) together, so that each output row is
+written once per kernel row, not once per tap, and each pixel of the row is read once
+for all of them (``kernel_row_of_3``, ``kernel_row_of_5``; other widths go tap by tap).
+This made the forward 1.5-2.7x faster on the workloads' layers (W6's second, float64:
+0.77 -> 0.28 ms). The backward of a first layer (dW alone) goes by kernel row too; where
+dX is needed, the one-tap pass that makes dW and dX from the same reads stays.
 
 Samples run in parallel (``prange``); all copying in and out happens inside the
 parallel loop, in buffers small enough to stay in the core's cache. Each sample
@@ -48,12 +56,11 @@ partial sums added at the end, so no two threads write the same number and the
 result does not depend on timing; and the blocks are fixed by the batch size
 (``chunks.py``), so it does not depend on the number of threads either.
 
-Measured against im2col + a BLAS matrix product (batch 32-64, 2 threads): for one
-input channel (a first layer) these loops are 2-4x faster; for LeNet's second layer
-(C * kh * kw = 150) BLAS won single-threaded against one filter per pass (3.1 against
-5.1 ms) and tied on two threads (2.5-2.9 against 2.7 ms float32; float64 6.0 against
-3.8); four filters per pass made it 1.55 ms. So one path: the loops, and no BLAS
-anywhere near a parallel region.
+Against im2col + BLAS (``conv_gemm.py``, 2 threads): for one input channel (a first
+layer) these loops are 2-5x faster, forward and backward; for many filters over deep
+windows BLAS wins (W7's layers, backward 0.5-0.75 of these loops' time with OpenBLAS's
+own kernels). Which one runs is decided per shape in ``paths.py``; no BLAS runs inside
+these parallel loops.
 """
 
 from __future__ import annotations
@@ -150,6 +157,60 @@ def load_flat(X, n, top, left, Wp, image):
                 image[c, (r + top) * Wp + s + left] = X[n, r, s, c]
 
 
+# The forward's passes. Each adds, to four output rows, what some taps of one kernel row
+# (i, c) contribute: one tap at a time in general, or the whole kernel row of 3 or 5
+# taps (every network of the workloads and examples) in one pass. A whole row per pass
+# reads and writes the output rows once for 3 or 5 taps instead of once per tap, and
+# reads each pixel into a register once for all of them: the passes are bound by the
+# stores to the output rows, and one pass per kernel row measured 2-2.4x faster (5 taps,
+# W6's first layer, one sample: 3.3 -> 1.6 us float32, 6.1 -> 1.7 us float64). The
+# weights are plain numbers, not read from an array in the loop: the compiler cannot
+# tell that an array of weights is not also one of the rows it writes, and would load
+# them again at every step.
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def one_tap(row0, row1, row2, row3, seen, w, last):
+    """row_f[q] += w[f] * seen[q], for the four filters f of the block."""
+    w0, w1, w2, w3 = w[0], w[1], w[2], w[3]
+    for q in range(last):
+        pixel = seen[q]
+        row0[q] += w0 * pixel
+        row1[q] += w1 * pixel
+        row2[q] += w2 * pixel
+        row3[q] += w3 * pixel
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def kernel_row_of_3(row0, row1, row2, row3, seen, w, last):
+    """row_f[q] += sum_j w[j, f] * seen[q + j], j = 0..2: a kernel row of 3 taps."""
+    a0, a1, a2 = w[0, 0], w[1, 0], w[2, 0]
+    b0, b1, b2 = w[0, 1], w[1, 1], w[2, 1]
+    c0, c1, c2 = w[0, 2], w[1, 2], w[2, 2]
+    d0, d1, d2 = w[0, 3], w[1, 3], w[2, 3]
+    for q in range(last):
+        p0, p1, p2 = seen[q], seen[q + 1], seen[q + 2]
+        row0[q] += a0 * p0 + a1 * p1 + a2 * p2
+        row1[q] += b0 * p0 + b1 * p1 + b2 * p2
+        row2[q] += c0 * p0 + c1 * p1 + c2 * p2
+        row3[q] += d0 * p0 + d1 * p1 + d2 * p2
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def kernel_row_of_5(row0, row1, row2, row3, seen, w, last):
+    """row_f[q] += sum_j w[j, f] * seen[q + j], j = 0..4: a kernel row of 5 taps."""
+    a0, a1, a2, a3, a4 = w[0, 0], w[1, 0], w[2, 0], w[3, 0], w[4, 0]
+    b0, b1, b2, b3, b4 = w[0, 1], w[1, 1], w[2, 1], w[3, 1], w[4, 1]
+    c0, c1, c2, c3, c4 = w[0, 2], w[1, 2], w[2, 2], w[3, 2], w[4, 2]
+    d0, d1, d2, d3, d4 = w[0, 3], w[1, 3], w[2, 3], w[3, 3], w[4, 3]
+    for q in range(last):
+        p0, p1, p2, p3, p4 = seen[q], seen[q + 1], seen[q + 2], seen[q + 3], seen[q + 4]
+        row0[q] += a0 * p0 + a1 * p1 + a2 * p2 + a3 * p3 + a4 * p4
+        row1[q] += b0 * p0 + b1 * p1 + b2 * p2 + b3 * p3 + b4 * p4
+        row2[q] += c0 * p0 + c1 * p1 + c2 * p2 + c3 * p3 + c4 * p4
+        row3[q] += d0 * p0 + d1 * p1 + d2 * p2 + d3 * p3 + d4 * p4
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, relu, Z, A):
     """Z[n, y, x, f] = b[f] + sum_{i, j, c} W[i, j, c, f] * Xp[n, sh*y + i, sw*x + j, c];
@@ -168,15 +229,14 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, relu, Z, A):
             row0, row1, row2, row3 = out[f], out[f + 1], out[f + 2], out[f + 3]
             for c in range(C):
                 for i in range(kh):
-                    for j in range(kw):
-                        seen = image[c, i * Wp + j:]  # seen[q]: the pixel under tap (i, j)
-                        w0, w1, w2, w3 = W[i, j, c, f], W[i, j, c, f + 1], W[i, j, c, f + 2], W[i, j, c, f + 3]
-                        for q in range(last):
-                            pixel = seen[q]
-                            row0[q] += w0 * pixel
-                            row1[q] += w1 * pixel
-                            row2[q] += w2 * pixel
-                            row3[q] += w3 * pixel
+                    seen = image[c, i * Wp:]  # seen[q + j]: the pixel under tap (i, j)
+                    if kw == 5:
+                        kernel_row_of_5(row0, row1, row2, row3, seen, W[i, :, c, f:f + BLOCK], last)
+                    elif kw == 3:
+                        kernel_row_of_3(row0, row1, row2, row3, seen, W[i, :, c, f:f + BLOCK], last)
+                    else:
+                        for j in range(kw):
+                            one_tap(row0, row1, row2, row3, seen[j:], W[i, j, c, f:f + BLOCK], last)
         zero = X.dtype.type(0)
         for y in range(oh):
             for x in range(ow):
@@ -186,6 +246,51 @@ def conv_forward_taps(X, W, b, sh, sw, top, left, Hp, Wp, relu, Z, A):
                     Z[n, y, x, f] = z
                     if relu:
                         A[n, y, x, f] = z if z > zero else zero
+
+
+# The backward's dW of a first layer (no dX) by kernel row, as the forward's passes:
+# the 4 x 3 or 4 x 5 sums of one kernel row in one pass, each pixel and each gradient
+# read once for all of them (one tap per pass reads them once per tap). Measured, one
+# sample of W6's first layer: 2.0 -> 1.05 us float32, 2.3 -> 1.7 us float64. Where dX
+# is also needed, the one-tap pass below makes both from the same reads, and a pass
+# per kernel row for dX measured no faster (it trades the stores for as many loads).
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def weight_gradients_row_of_3(g0, g1, g2, g3, seen, sums, last):
+    """sums[j, f] += sum_q g_f[q] * seen[q + j], j = 0..2, for the four filters f."""
+    zero = seen.dtype.type(0)
+    a0 = a1 = a2 = b0 = b1 = b2 = c0 = c1 = c2 = d0 = d1 = d2 = zero
+    for q in range(last):  # a line per filter, a sum per tap
+        p0, p1, p2 = seen[q], seen[q + 1], seen[q + 2]
+        x0, x1, x2, x3 = g0[q], g1[q], g2[q], g3[q]
+        a0 += x0 * p0; a1 += x0 * p1; a2 += x0 * p2
+        b0 += x1 * p0; b1 += x1 * p1; b2 += x1 * p2
+        c0 += x2 * p0; c1 += x2 * p1; c2 += x2 * p2
+        d0 += x3 * p0; d1 += x3 * p1; d2 += x3 * p2
+    sums[0, 0] += a0; sums[1, 0] += a1; sums[2, 0] += a2
+    sums[0, 1] += b0; sums[1, 1] += b1; sums[2, 1] += b2
+    sums[0, 2] += c0; sums[1, 2] += c1; sums[2, 2] += c2
+    sums[0, 3] += d0; sums[1, 3] += d1; sums[2, 3] += d2
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def weight_gradients_row_of_5(g0, g1, g2, g3, seen, sums, last):
+    """sums[j, f] += sum_q g_f[q] * seen[q + j], j = 0..4, for the four filters f."""
+    zero = seen.dtype.type(0)
+    a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = zero
+    c0 = c1 = c2 = c3 = c4 = d0 = d1 = d2 = d3 = d4 = zero
+    for q in range(last):  # a line per filter, a sum per tap
+        p0, p1, p2, p3, p4 = seen[q], seen[q + 1], seen[q + 2], seen[q + 3], seen[q + 4]
+        x0, x1, x2, x3 = g0[q], g1[q], g2[q], g3[q]
+        a0 += x0 * p0; a1 += x0 * p1; a2 += x0 * p2; a3 += x0 * p3; a4 += x0 * p4
+        b0 += x1 * p0; b1 += x1 * p1; b2 += x1 * p2; b3 += x1 * p3; b4 += x1 * p4
+        c0 += x2 * p0; c1 += x2 * p1; c2 += x2 * p2; c3 += x2 * p3; c4 += x2 * p4
+        d0 += x3 * p0; d1 += x3 * p1; d2 += x3 * p2; d3 += x3 * p3; d4 += x3 * p4
+    sums[0, 0] += a0; sums[1, 0] += a1; sums[2, 0] += a2; sums[3, 0] += a3; sums[4, 0] += a4
+    sums[0, 1] += b0; sums[1, 1] += b1; sums[2, 1] += b2; sums[3, 1] += b3; sums[4, 1] += b4
+    sums[0, 2] += c0; sums[1, 2] += c1; sums[2, 2] += c2; sums[3, 2] += c3; sums[4, 2] += c4
+    sums[0, 3] += d0; sums[1, 3] += d1; sums[2, 3] += d2; sums[3, 3] += d3; sums[4, 3] += d4
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
@@ -207,7 +312,8 @@ def conv_backward_taps(given, A, relu, X, W, sh, sw, top, left, Hp, Wp, need_dX,
         grads = np.zeros((F_padded, length), dtype=X.dtype)  # zero off the output grid and for padded filters
         for n in range(block * m // blocks, (block + 1) * m // blocks):
             load_flat(X, n, top, left, Wp, image)
-            dimage[:] = 0
+            if need_dX:
+                dimage[:] = 0
             for y in range(oh):
                 for x in range(ow):
                     q = sh * y * Wp + sw * x
@@ -226,6 +332,13 @@ def conv_backward_taps(given, A, relu, X, W, sh, sw, top, left, Hp, Wp, need_dX,
                 g0, g1, g2, g3 = grads[f], grads[f + 1], grads[f + 2], grads[f + 3]
                 for c in range(C):
                     for i in range(kh):
+                        if not need_dX and (kw == 5 or kw == 3):  # a first layer: dW alone, a kernel row per pass
+                            seen, sums = image[c, i * Wp:], dW[i, :, c, f:f + BLOCK]
+                            if kw == 5:
+                                weight_gradients_row_of_5(g0, g1, g2, g3, seen, sums, last)
+                            else:
+                                weight_gradients_row_of_3(g0, g1, g2, g3, seen, sums, last)
+                            continue
                         for j in range(kw):
                             seen, dseen = image[c, i * Wp + j:], dimage[c, i * Wp + j:]
                             w0, w1, w2, w3 = W[i, j, c, f], W[i, j, c, f + 1], W[i, j, c, f + 2], W[i, j, c, f + 3]
