@@ -366,6 +366,36 @@ def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
         _lstm_forward_chunk(first, last, X, U, V, b, Z, H, C, S, G, codes, code_c, K)
 
 
+@njit(**INLINE)
+def _lstm_cell_backward(s, t, dH, C, S, Z, G, dZ, dh, dc, code_c, code_g, code_i, code_f, code_o, zero, one, u):
+    """Step t of sample s going back: dZ[s, t] from dL/dh_t (dH[s, t] plus what step t+1
+    sent, in dh) and what step t+1 sent to C_t (in dc); then dc holds what goes to
+    C_{t-1}, and dh is zeroed for dZ_t V^T.
+
+    Gate by gate, as going forward: each loop applies one derivative, whose code is
+    fixed for the loop, so that LLVM takes the choice of formula out of it (one loop for
+    every gate, choosing per value, measured 1.3x slower on W3, float32). dh and dc hold
+    dL/dh_t and dL/dC_t in between; every value is the same product, in the same order,
+    as in one loop."""
+    f0, g0, o0 = u, u + u, u + u + u
+    for k in range(u):
+        dh[s, 0, k] += dH[s, t, k]  # the whole dL/dh_t
+    for k in range(u):  # dL/dC_t
+        dc[s, 0, k] = dc[s, 0, k] + dh[s, 0, k] * G[s, t, o0 + k] * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)
+    for k in range(u):
+        dZ[s, t, k] = dc[s, 0, k] * G[s, t, g0 + k] * derivative(code_i, Z[s, t, k], G[s, t, k], zero, one)
+    for k in range(u):
+        c_prev = C[s, t - 1, k] if t > 0 else zero
+        dZ[s, t, f0 + k] = dc[s, 0, k] * c_prev * derivative(code_f, Z[s, t, f0 + k], G[s, t, f0 + k], zero, one)
+    for k in range(u):
+        dZ[s, t, g0 + k] = dc[s, 0, k] * G[s, t, k] * derivative(code_g, Z[s, t, g0 + k], G[s, t, g0 + k], zero, one)
+    for k in range(u):
+        dZ[s, t, o0 + k] = dh[s, 0, k] * S[s, t, k] * derivative(code_o, Z[s, t, o0 + k], G[s, t, o0 + k], zero, one)
+    for k in range(u):
+        dc[s, 0, k] = dc[s, 0, k] * G[s, t, f0 + k]  # to C_{t-1}
+        dh[s, 0, k] = zero
+
+
 @njit(**EXACT)
 def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o, K):
@@ -376,17 +406,7 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
         dc[s, 0, :] = 0.0  # ... and to C_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            for k in range(u):
-                i, f, g, o = G[s, t, k], G[s, t, f0 + k], G[s, t, g0 + k], G[s, t, o0 + k]
-                c_prev = C[s, t - 1, k] if t > 0 else zero
-                d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
-                dC = dc[s, 0, k] + d * o * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)  # dL/dC_t
-                dZ[s, t, k] = dC * g * derivative(code_i, Z[s, t, k], i, zero, one)
-                dZ[s, t, f0 + k] = dC * c_prev * derivative(code_f, Z[s, t, f0 + k], f, zero, one)
-                dZ[s, t, g0 + k] = dC * i * derivative(code_g, Z[s, t, g0 + k], g, zero, one)
-                dZ[s, t, o0 + k] = d * S[s, t, k] * derivative(code_o, Z[s, t, o0 + k], o, zero, one)
-                dc[s, 0, k] = dC * f  # to C_{t-1}
-                dh[s, 0, k] = zero
+            _lstm_cell_backward(s, t, dH, C, S, Z, G, dZ, dh, dc, code_c, code_g, code_i, code_f, code_o, zero, one, u)
             if t > 0:
                 add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
             add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
