@@ -367,10 +367,12 @@ def _lstm_forward_parallel(chunks, X, U, V, b, Z, H, C, S, G, codes, code_c, K):
 
 
 @njit(**INLINE)
-def _lstm_cell_backward(s, t, dH, C, S, Z, G, dZ, dh, dc, code_c, code_g, code_i, code_f, code_o, zero, one, u):
-    """Step t of sample s going back: dZ[s, t] from dL/dh_t (dH[s, t] plus what step t+1
-    sent, in dh) and what step t+1 sent to C_t (in dc); then dc holds what goes to
-    C_{t-1}, and dh is zeroed for dZ_t V^T.
+def lstm_cell_backward(dH_t, dh, dc, C_t, C_before, S_t, Z_t, G_t, dZ_t, code_c, code_g, code_i, code_f, code_o,
+                       zero, one, u):
+    """One step of one sample going back, on its rows (also the BLAS kernel's,
+    recurrent_blas.py): dZ_t from dL/dh_t (dH_t plus what step t+1 sent, in dh) and
+    what step t+1 sent to C_t (in dc); then dc holds what goes to C_{t-1}, and dh is
+    zeroed for dZ_t V^T. ``C_before`` is C_{t-1}, or None at the first step (C_{-1} = 0).
 
     Gate by gate, as going forward: each loop applies one derivative, whose code is
     fixed for the loop, so that LLVM takes the choice of formula out of it (one loop for
@@ -379,21 +381,21 @@ def _lstm_cell_backward(s, t, dH, C, S, Z, G, dZ, dh, dc, code_c, code_g, code_i
     as in one loop."""
     f0, g0, o0 = u, u + u, u + u + u
     for k in range(u):
-        dh[s, 0, k] += dH[s, t, k]  # the whole dL/dh_t
+        dh[k] += dH_t[k]  # the whole dL/dh_t
     for k in range(u):  # dL/dC_t
-        dc[s, 0, k] = dc[s, 0, k] + dh[s, 0, k] * G[s, t, o0 + k] * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)
+        dc[k] = dc[k] + dh[k] * G_t[o0 + k] * derivative(code_c, C_t[k], S_t[k], zero, one)
     for k in range(u):
-        dZ[s, t, k] = dc[s, 0, k] * G[s, t, g0 + k] * derivative(code_i, Z[s, t, k], G[s, t, k], zero, one)
+        dZ_t[k] = dc[k] * G_t[g0 + k] * derivative(code_i, Z_t[k], G_t[k], zero, one)
     for k in range(u):
-        c_prev = C[s, t - 1, k] if t > 0 else zero
-        dZ[s, t, f0 + k] = dc[s, 0, k] * c_prev * derivative(code_f, Z[s, t, f0 + k], G[s, t, f0 + k], zero, one)
+        c_prev = zero if C_before is None else C_before[k]
+        dZ_t[f0 + k] = dc[k] * c_prev * derivative(code_f, Z_t[f0 + k], G_t[f0 + k], zero, one)
     for k in range(u):
-        dZ[s, t, g0 + k] = dc[s, 0, k] * G[s, t, k] * derivative(code_g, Z[s, t, g0 + k], G[s, t, g0 + k], zero, one)
+        dZ_t[g0 + k] = dc[k] * G_t[k] * derivative(code_g, Z_t[g0 + k], G_t[g0 + k], zero, one)
     for k in range(u):
-        dZ[s, t, o0 + k] = dh[s, 0, k] * S[s, t, k] * derivative(code_o, Z[s, t, o0 + k], G[s, t, o0 + k], zero, one)
+        dZ_t[o0 + k] = dh[k] * S_t[k] * derivative(code_o, Z_t[o0 + k], G_t[o0 + k], zero, one)
     for k in range(u):
-        dc[s, 0, k] = dc[s, 0, k] * G[s, t, f0 + k]  # to C_{t-1}
-        dh[s, 0, k] = zero
+        dc[k] = dc[k] * G_t[f0 + k]  # to C_{t-1}
+        dh[k] = zero
 
 
 @njit(**EXACT)
@@ -406,7 +408,9 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
         dc[s, 0, :] = 0.0  # ... and to C_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            _lstm_cell_backward(s, t, dH, C, S, Z, G, dZ, dh, dc, code_c, code_g, code_i, code_f, code_o, zero, one, u)
+            C_before = C[s, t - 1] if t > 0 else None
+            lstm_cell_backward(dH[s, t], dh[s, 0], dc[s, 0], C[s, t], C_before, S[s, t], Z[s, t], G[s, t], dZ[s, t],
+                               code_c, code_g, code_i, code_f, code_o, zero, one, u)
             if t > 0:
                 add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
             add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T

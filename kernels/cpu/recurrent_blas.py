@@ -36,7 +36,7 @@ from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernel
 from . import workers
 from . import buffers  # the large arrays, recycled across calls
 from .fastmath import ONE, ZERO, activate, constants, derivative, exp_constants
-from .recurrent import lstm_state, row_codes
+from .recurrent import lstm_cell_backward, lstm_state, row_codes
 
 STEP = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fastmath: see fastmath.py, EXACT
 INLINE = {"cache": True, "error_model": "numpy", "inline": "always"}
@@ -307,19 +307,10 @@ def _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, G, dZ, code_c, code
     """dZ_t from dh_t = dH_t + dh and the cell's dc (both from step t+1); dc <- dC_t f."""
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
-    f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
-        row = s - first
-        for k in range(u):
-            i, f, g, o = G[s, t, k], G[s, t, f0 + k], G[s, t, g0 + k], G[s, t, o0 + k]
-            c_prev = C[s, t - 1, k] if t > 0 else zero
-            d = dH[s, t, k] + dh[row, k]
-            dC = dc[row, k] + d * o * derivative(code_c, C[s, t, k], S[s, t, k], zero, one)
-            dZ[s, t, k] = dC * g * derivative(code_i, Z[s, t, k], i, zero, one)
-            dZ[s, t, f0 + k] = dC * c_prev * derivative(code_f, Z[s, t, f0 + k], f, zero, one)
-            dZ[s, t, g0 + k] = dC * i * derivative(code_g, Z[s, t, g0 + k], g, zero, one)
-            dZ[s, t, o0 + k] = d * S[s, t, k] * derivative(code_o, Z[s, t, o0 + k], o, zero, one)
-            dc[row, k] = dC * f
+        C_before = C[s, t - 1] if t > 0 else None
+        lstm_cell_backward(dH[s, t], dh[s - first], dc[s - first], C[s, t], C_before, S[s, t], Z[s, t], G[s, t],
+                           dZ[s, t], code_c, code_g, code_i, code_f, code_o, zero, one, u)  # as recurrent.py
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
