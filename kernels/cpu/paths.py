@@ -58,6 +58,16 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 #     W7's second layer (K = 288) 0.72-0.77 in four runs of 2026-12-01 and 1.06 in one
 #     (the direct loops' time moved 78-106 ms between runs, BLAS's 74-82), and W7's
 #     float64 epoch 499 -> 459 ms with it on BLAS.
+#
+# Measured again once the direct loops went by kernel row (conv.py; 2026-12-01, each
+# direction alone, OpenBLAS's own AVX-512 kernels, gemm / direct): the rule still holds
+# both ways. Forward: W2 and W6's first layer 2.1-2.9 (direct), W6's second float32 0.89
+# and float64 1.56 (direct for float64, whose loops now run 2.8x faster), W7's first
+# 0.88 / 0.96, its second 0.62 / 0.81. Backward: W2 and W6's first 3.1-6 (a first layer's
+# dW alone, by kernel row), W6's second 0.72 / 1.07, W7's first 0.71 / 0.76, its second
+# 0.48 / 0.74. With the Haswell kernels of the tests' environment BLAS loses the float32
+# ties (W6's second: 1.24 forward, 0.93 backward): the rule follows what a user's
+# machine runs.
 CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
              "float64": ((32, 16, 64), (64, 144, None))}
 
