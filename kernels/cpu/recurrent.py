@@ -403,7 +403,6 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX
                          code_c, code_g, code_i, code_f, code_o, K):
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
-    f0, g0, o0 = u, u + u, u + u + u
     for s in range(first, last):
         dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
         dc[s, 0, :] = 0.0  # ... and to C_t
