@@ -35,11 +35,10 @@ import numpy as np
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
 from . import buffers  # the large arrays, recycled across calls
-from .fastmath import ONE, ZERO, activate, constants, derivative, exp_constants
+from .fastmath import EXACT, INLINE, ONE, ZERO, activate, constants, derivative, exp_constants
 from .recurrent import lstm_cell_backward, lstm_state, row_codes
 
-STEP = {"cache": True, "nogil": True, "error_model": "numpy"}  # no fastmath: see fastmath.py, EXACT
-INLINE = {"cache": True, "error_model": "numpy", "inline": "always"}
+STEP = {**EXACT, "nogil": True}  # no fastmath (see fastmath.py, EXACT); nogil: two threads run chunks at once
 
 # Samples per chunk. One core's BLAS runs (s x 256) @ (256 x 1024) at 84, 102, 116 and
 # 122 GFLOP/s for s = 16, 32, 64, 128 (float32; float64 26, 38, 48, 55): it packs the
