@@ -26,9 +26,9 @@ cols: one short copy per (y, x, i), and in col2im one short addition. col2im sum
 each sample's windows in one fixed order, (y, x, i, j): no two threads ever write the
 same pixel, the result does not depend on timing.
 
-The products run on one BLAS thread per chunk, the chunks on as many Python threads
-as Numba has (``workers.share``: the cores are never shared by two pools, and the
-bits do not depend on the number of threads). dW and db are summed per chunk and the
+The products run on one BLAS thread per chunk, the chunks on Numba's threads
+(``workers.share``: the cores are never shared by two pools, and the bits do not
+depend on the number of threads). dW and db are summed per chunk and the
 partial sums added in chunk order.
 """
 

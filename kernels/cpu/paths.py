@@ -7,7 +7,7 @@ Every op of this package has two kernels:
   filters, 32 units); the samples run in parallel on Numba's threads;
 * ``blas`` (``conv_gemm.py``, ``recurrent_blas.py``): the products go to BLAS, one call
   per chunk of samples (and per step), and Numba does what lies between them; the
-  chunks run in parallel on Python threads (``workers.py``).
+  chunks run in parallel on Numba's threads (``workers.py``).
 
 Small layers are faster direct (a BLAS call costs microseconds of set-up, and a
 product with 8 columns keeps few of its SIMD lanes busy); large ones through BLAS,

@@ -4,15 +4,15 @@ Two thread pools can run nnxp's work on the CPU: Numba's, which runs the kernels
 parallel loops (``prange``: convolution, pooling, the recurrent loops), and BLAS's
 (OpenBLAS or MKL, under NumPy), which runs the matrix products of Dense layers, the
 optimizer's arithmetic and, with ``kernels="reference"``, everything. The two never
-nest (no parallel loop calls BLAS), but they share the cores, and an idle OpenBLAS thread
-spins on a core that a Numba thread needs: measured on 2 cores, one LeNet epoch (W6)
+nest (a parallel loop calls BLAS only where BLAS runs on one thread), but they share
+the cores, and an idle OpenBLAS thread spins on a core that a Numba thread needs: measured on 2 cores, one LeNet epoch (W6)
 took 340 ms with both pools at 2 threads, 185 ms with BLAS at 1. So the policy:
 
 * on ``cpu`` with ``numba`` kernels, the kernels' parallel loops own the cores and
   BLAS runs on one thread;
   The CPU kernels of large layers that call BLAS themselves (``nnxp.kernels.cpu``,
   ``paths.py``) get their n threads another way: they cut the batch into chunks, and
-  n threads each run whole chunks, each with that one BLAS thread (``workers.py``).
+  Numba's n threads each run whole chunks, each with that one BLAS thread (``workers.py``).
   That one thread also keeps their results the same on any n: OpenBLAS's float32
   products change in their last bits with its thread count;
 * with ``reference`` kernels the matrix products carry the work and BLAS gets all n;
