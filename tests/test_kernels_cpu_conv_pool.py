@@ -108,14 +108,15 @@ def test_pool_kernels_match_the_reference(dtype, rng):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
-    """Windows that tile the image, with the channels of the tiled path (16, 32): the
-    pixel-by-pixel backward equals the reference bit for bit, with ties (the first equal
-    pixel wins), images that whole windows do not cover (their rows and columns get 0),
-    min pooling, and a NaN in a window (its first pixel gets dA, as the other path)."""
+    """Windows that tile the image, with the channels of the tiled path (16, 32) and, for
+    2x2 windows, the few channels of the window-by-window path (1, 6): the backward
+    equals the reference bit for bit, with ties (the first equal pixel wins), images
+    that whole windows do not cover (their rows and columns get 0), min pooling, and a
+    NaN in a window (its first pixel gets dA, as the other path)."""
     from nnxp.kernels.cpu import pool
 
     for index, (size, image, channels, mode) in enumerate(itertools.product(
-            [(2, 2), (3, 2)], [(8, 8), (7, 9)], [pool.TILE_LANES, 32], ["max", "min"])):
+            [(2, 2), (3, 2)], [(8, 8), (7, 9)], [1, 6, pool.TILE_LANES, 32], ["max", "min"])):
         X = np.round(rng.standard_normal((2, *image, channels)) * 2).astype(dtype)  # many ties
         no_padding = ((0, 0), (0, 0))
         assert pool.tiles(size, size, no_padding)
@@ -124,15 +125,20 @@ def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
         reference = pool2d_backward(dA, X, size, size, no_padding, mode, kernel_mode="reference")
         tiled = pool2d_backward(dA, X, size, size, no_padding, mode, kernel_mode="numba", A=A)
         np.testing.assert_array_equal(tiled, reference, err_msg=f"{size} {image} {channels} {mode}")
-    X = rng.standard_normal((1, 4, 4, pool.TILE_LANES)).astype(dtype)
-    X[0, 1, 1, 3] = np.nan  # the last pixel of window (0, 0), channel 3
-    A = pool.pool2d_forward(X, (2, 2), (2, 2), ((0, 0), (0, 0)), "max")
-    dA = np.ones(A.shape, dtype)
-    tiled = pool.pool2d_backward(dA, X, (2, 2), (2, 2), ((0, 0), (0, 0)), "max", A=A)
-    other = pool.buffers.zeros(X.shape, dtype)
-    pool.pool_backward_from_output(dA, X, A, 2, 2, 2, 2, 0, 0, other)
-    np.testing.assert_array_equal(tiled, other)
-    assert tiled.sum() == A.size  # every window sent its dA somewhere, once
+        if size == (2, 2) and channels < pool.LANES:  # into NaNs: every pixel is written
+            written = np.full(X.shape, np.nan, dtype)
+            pool.pool_backward_2x2(dA, X, A, written)
+            np.testing.assert_array_equal(written, reference, err_msg=f"{image} {channels} {mode}")
+    for channels in (6, pool.TILE_LANES):  # the window-by-window and the pixel-by-pixel paths
+        X = rng.standard_normal((1, 5, 4, channels)).astype(dtype)
+        X[0, 1, 1, 3] = np.nan  # the last pixel of window (0, 0), channel 3
+        A = pool.pool2d_forward(X, (2, 2), (2, 2), ((0, 0), (0, 0)), "max")
+        dA = np.ones(A.shape, dtype)
+        tiled = pool.pool2d_backward(dA, X, (2, 2), (2, 2), ((0, 0), (0, 0)), "max", A=A).copy()
+        other = pool.buffers.zeros(X.shape, dtype)
+        pool.pool_backward_from_output(dA, X, A, 2, 2, 2, 2, 0, 0, other)
+        np.testing.assert_array_equal(tiled, other)
+        assert tiled.sum() == A.size  # every window sent its dA somewhere, once
 
 
 def test_kernels_are_cached_on_disk():
@@ -142,5 +148,5 @@ def test_kernels_are_cached_on_disk():
 
     for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat,
                    pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
-                   pool.pool_backward_tiles):
+                   pool.pool_backward_tiles, pool.pool_backward_2x2):
         assert isinstance(kernel._cache, FunctionCache), f"{kernel.__name__} is not cached"
