@@ -108,28 +108,34 @@ def test_pool_kernels_match_the_reference(dtype, rng):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
-    """Windows that tile the image, with the channels of the tiled path (16, 32) and, for
-    2x2 windows, the few channels of the window-by-window path (1, 6): the backward
-    equals the reference bit for bit, with ties (the first equal pixel wins), images
-    that whole windows do not cover (their rows and columns get 0), min pooling, and a
-    NaN in a window (its first pixel gets dA, as the other path)."""
+    """Windows that tile the image: 2x2 ones through the kernels that write each pixel
+    once (window by window under 8 channels, pixel by pixel from 8, or 16 in float64),
+    and 3x2 ones through the others. The backward equals the reference bit for bit, with
+    ties (the first equal pixel wins), images that whole windows do not cover (their rows
+    and columns get 0), min pooling, and a NaN in a window (its first pixel gets dA, as
+    the other paths); each 2x2 kernel also writes into NaNs: every pixel is written."""
     from nnxp.kernels.cpu import pool
 
-    for index, (size, image, channels, mode) in enumerate(itertools.product(
-            [(2, 2), (3, 2)], [(8, 8), (7, 9)], [1, 6, pool.TILE_LANES, 32], ["max", "min"])):
+    kernels = {"tiles": pool.pool_backward_tiles, "2x2": pool.pool_backward_2x2}
+    ran = set()
+    for size, image, channels, mode in itertools.product(
+            [(2, 2), (3, 2)], [(8, 8), (7, 9)], [1, 6, pool.LANES, pool.TILE_LANES, 32], ["max", "min"]):
         X = np.round(rng.standard_normal((2, *image, channels)) * 2).astype(dtype)  # many ties
         no_padding = ((0, 0), (0, 0))
-        assert pool.tiles(size, size, no_padding)
+        kernel = pool.backward_kernel(channels, dtype, size, size, no_padding)
+        assert (kernel in kernels) == (size == (2, 2) and (channels != pool.LANES or dtype == np.float32)), kernel
         A = pool2d_forward(X, size, size, no_padding, mode, kernel_mode="numba")
         dA = rng.standard_normal(A.shape).astype(dtype)
         reference = pool2d_backward(dA, X, size, size, no_padding, mode, kernel_mode="reference")
         tiled = pool2d_backward(dA, X, size, size, no_padding, mode, kernel_mode="numba", A=A)
         np.testing.assert_array_equal(tiled, reference, err_msg=f"{size} {image} {channels} {mode}")
-        if size == (2, 2) and channels < pool.LANES:  # into NaNs: every pixel is written
+        if kernel in kernels:
             written = np.full(X.shape, np.nan, dtype)
-            pool.pool_backward_2x2(dA, X, A, written)
-            np.testing.assert_array_equal(written, reference, err_msg=f"{image} {channels} {mode}")
-    for channels in (6, pool.TILE_LANES):  # the window-by-window and the pixel-by-pixel paths
+            kernels[kernel](dA, X, A, written)
+            np.testing.assert_array_equal(written, reference, err_msg=f"{image} {channels} {mode} into NaNs")
+            ran.add(kernel)
+    assert ran == set(kernels)
+    for channels in (6, pool.TILE_LANES):  # the window-by-window and the pixel-by-pixel kernels
         X = rng.standard_normal((1, 5, 4, channels)).astype(dtype)
         X[0, 1, 1, 3] = np.nan  # the last pixel of window (0, 0), channel 3
         A = pool.pool2d_forward(X, (2, 2), (2, 2), ((0, 0), (0, 0)), "max")

@@ -28,21 +28,23 @@ for 8 channels and more it measured 1.7-2x faster (W2's pooling, 32x26x26x8: 177
 101 us); for fewer, the per-window loops above are faster (6 channels: 305 against
 369 us), and they run.
 
-Windows that tile the image (strides equal to the pool size, no padding: every CNN of
-the workloads) need neither the zeros nor the scattered additions: each pixel lies in
-one window, so backward writes dX once, pixel after pixel, dA where the pixel is its
-window's first one equal to A and 0 elsewhere (``pool_backward_tiles``). From 16
-channels on that measured 2.4-3x faster on W7's pooling (256x32x32x32, float32: 4.6 ->
-1.7 ms) and 1.5x on W6's second; with 6 or 8 channels the SIMD lanes stay idle, and in
-float64 it was slower than the paths above, which keep those.
+The 2x2 windows that tile the image (stride 2, no padding: every CNN of the workloads
+and of most lessons) need neither the zeros nor the scattered additions: each pixel
+lies in one window, so backward writes dX once, dA where the pixel is its window's
+first one equal to A and 0 elsewhere. Two kernels do it, with their loops over the
+taps fixed at 2 and 2, so that the compiler writes them out (with the pool's size as
+a variable the same loops measured 1.2-2x slower):
 
-Under 8 channels no SIMD lane fills, and the 2x2 windows of most CNNs (W6's first
-pooling, 6 channels) go window by window instead: ``pool_backward_2x2`` writes each
-window's four pixels once, dA to the first equal to A and 0 to the others, its loops
-over the taps fixed at 2 and 2 so that the compiler writes them out (with the pool's
-size as a variable the same loops measured 1.5x slower). W6's first pooling: 273-416
--> 132-186 us, float32 and float64 (the per-window loops above, which first write
-zeros and then add).
+* ``pool_backward_tiles``, pixel after pixel along the rows, the channels innermost,
+  for 8 channels and more (16 in float64, whose 8 channels it ran 5x slower than
+  the walk above): W7's first pooling (256x32x32x32, float32) 4.6 -> 1.7 ms against
+  that walk, and against the same loops with the size variable W2's 0.64x, W6's
+  second 0.53-0.64x, W7's 0.83-0.97x;
+* ``pool_backward_2x2``, window after window, for fewer channels, which fill no SIMD
+  lane: W6's first pooling (6 channels) 273-416 -> 132-186 us, float32 and float64,
+  against the per-window loops above, which first write zeros and then add.
+
+Which kernel runs, for max and min given A: ``backward_kernel`` below.
 """
 
 from __future__ import annotations
@@ -67,10 +69,10 @@ def pool2d_forward(X, pool_size, strides, padding, mode):
     return A
 
 
-# From this many channels on, backward finds max / min pixels from A (see above).
+# From this many channels on, backward finds max / min pixels from A along the
+# channels (see above), and 2x2 tiling windows go pixel by pixel in float32.
 LANES = 8
-# From this many on, windows that tile the image are walked pixel by pixel (see above,
-# and pool_backward_tiles).
+# From this many on, also in float64 (see above, and pool_backward_tiles).
 TILE_LANES = 16
 
 
@@ -79,29 +81,38 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     X = np.ascontiguousarray(X)
     dA = np.ascontiguousarray(dA, dtype=X.dtype)
     (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
-    if A is not None and mode != "mean" and X.shape[3] < LANES and tiles(pool_size, strides, padding) \
-            and tuple(pool_size) == (2, 2):  # few channels, the 2x2 windows of most CNNs
-        dX = buffers.empty(X.shape, X.dtype)  # every pixel written: no zeros first
-        pool_backward_2x2(dA, X, np.ascontiguousarray(A, dtype=X.dtype), dX)
+    kernel = backward_kernel(X.shape[3], X.dtype, pool_size, strides, padding) if A is not None else "loops"
+    if mode == "mean" or kernel == "loops":
+        dX = buffers.zeros(X.shape, X.dtype)
+        pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
         return dX
-    if A is not None and mode != "mean" and X.shape[3] >= LANES:  # max / min pixels found from A
-        A = np.ascontiguousarray(A, dtype=X.dtype)
-        if X.shape[3] >= TILE_LANES and tiles(pool_size, strides, padding):
-            dX = buffers.empty(X.shape, X.dtype)  # every pixel written: no zeros first
-            pool_backward_tiles(dA, X, A, ph, pw, dX)
-        else:
-            dX = buffers.zeros(X.shape, X.dtype)
-            pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX)
+    A = np.ascontiguousarray(A, dtype=X.dtype)
+    if kernel == "from output":
+        dX = buffers.zeros(X.shape, X.dtype)
+        pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX)
         return dX
-    dX = buffers.zeros(X.shape, X.dtype)
-    pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
+    dX = buffers.empty(X.shape, X.dtype)  # every pixel written: no zeros first
+    (pool_backward_tiles if kernel == "tiles" else pool_backward_2x2)(dA, X, A, dX)
     return dX
 
 
-def tiles(pool_size, strides, padding) -> bool:
-    """Windows that tile the image: strides equal to the pool size, and no padding (the
-    pooling of every CNN in the workloads, 2x2 by 2)."""
-    return tuple(strides) == tuple(pool_size) and all(side == 0 for pair in padding for side in pair)
+def backward_kernel(channels, dtype, pool_size, strides, padding) -> str:
+    """Which kernel does max and min pooling's backward, given the forward's A (the
+    module docstring): "tiles" or "2x2" for 2x2 windows that tile the image, "from
+    output" (the walk along the channels) for other windows with 8 channels or more,
+    "loops" (window by window, zeros first) for the rest."""
+    if tiles_2x2(pool_size, strides, padding):
+        if channels < LANES:
+            return "2x2"
+        if np.dtype(dtype) == np.float32 or channels >= TILE_LANES:
+            return "tiles"
+    return "from output" if channels >= LANES else "loops"
+
+
+def tiles_2x2(pool_size, strides, padding) -> bool:
+    """2x2 windows side by side: stride 2 and no padding (the pooling of every CNN in
+    the workloads)."""
+    return tuple(pool_size) == (2, 2) == tuple(strides) and all(side == 0 for pair in padding for side in pair)
 
 
 @njit(parallel=True, cache=True)
@@ -200,31 +211,31 @@ def pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX):
 
 
 @njit(parallel=True, cache=True)
-def pool_backward_tiles(dA, X, A, ph, pw, dX):
-    """dX for max and min over windows that tile the image: each pixel gets its window's
-    dA if it is the window's first pixel equal to A, else 0.
+def pool_backward_tiles(dA, X, A, dX):
+    """dX for max and min over 2x2 windows that tile the image: each pixel gets its
+    window's dA if it is the window's first pixel equal to A, else 0.
 
-    Every pixel lies in one window at most, so dX is written once, pixel after pixel
-    along the rows (no zeros written first, no scattered additions): ``taken`` says,
-    for each window of the output row, whether an earlier tap already equalled A. The
-    rows and columns past the last whole window get 0. A window with no pixel equal
-    to A (NaN) sends dA to its first pixel, as ``pool_backward_from_output`` does."""
+    dX is written once, pixel after pixel along the rows (no zeros written first, no
+    scattered additions): ``taken`` says, for each window of the output row, whether
+    an earlier tap already equalled A. The rows and columns past the last whole window
+    get 0. A window with no pixel equal to A (NaN) sends dA to its first pixel, as
+    ``pool_backward_from_output`` does."""
     m, H, W, C = X.shape
     _, oh, ow, _ = A.shape
     zero = X.dtype.type(0)
     rows, dX_rows = X.reshape(m, H, W * C), dX.reshape(m, H, W * C)
     out_rows, grad_rows = A.reshape(m, oh, ow * C), dA.reshape(m, oh, ow * C)
-    covered = ow * pw * C  # the columns of whole windows, in a row of W * C numbers
+    covered = ow * 2 * C  # the columns of whole windows, in a row of W * C numbers
     for n in prange(m):
         taken = np.empty(ow * C, dtype=np.bool_)
         for y in range(oh):
             out, grads = out_rows[n, y], grad_rows[n, y]
             taken[:] = False
-            for i in range(ph):
-                row, gradients = rows[n, y * ph + i], dX_rows[n, y * ph + i]
+            for i in range(2):
+                row, gradients = rows[n, 2 * y + i], dX_rows[n, 2 * y + i]
                 for x in range(ow):
-                    for j in range(pw):
-                        pixel = (x * pw + j) * C
+                    for j in range(2):
+                        pixel = (2 * x + j) * C
                         for c in range(C):
                             k = x * C + c
                             equal = row[pixel + c] == out[k]
@@ -232,12 +243,12 @@ def pool_backward_tiles(dA, X, A, ph, pw, dX):
                             gradients[pixel + c] = grads[k] if first else zero
                             taken[k] = taken[k] | equal
                 gradients[covered:] = zero
-            corner = dX_rows[n, y * ph]
+            corner = dX_rows[n, 2 * y]
             for x in range(ow):
                 for c in range(C):
                     if not taken[x * C + c]:  # NaN in the window: its first pixel
-                        corner[x * pw * C + c] += grads[x * C + c]
-        for r in range(oh * ph, H):
+                        corner[2 * x * C + c] += grads[x * C + c]
+        for r in range(2 * oh, H):
             dX_rows[n, r, :] = zero
 
 

@@ -7,13 +7,13 @@ the first epoch of a class demo does not pay for the compiling.
 
 A kernel package may compile more than one variant of a kernel: the CPU's recurrent
 kernels have a serial and a parallel variant, chosen by the batch size, and its max
-pooling backward SIMD paths from 8 and from 16 channels on. The package itself says which batch
-sizes and channel counts reach all of them (its ``WARM_UP``), and every op runs at
-each, on tiny inputs, through the same dispatch as a layer's call. The CPU's
-convolution and recurrent ops also have two kernels each, the direct loops and one
-with BLAS products, chosen by the shapes: every op runs on each (``WARM_UP["paths"]``,
-forced with the package's ``forced``), a convolution also with ReLU applied by the
-kernel.
+pooling backward has kernels chosen by the channels (under 8, from 8, from 16) and the
+windows. The package itself says which batch sizes and channel counts reach all of
+them (its ``WARM_UP``), and every op runs at each, on tiny inputs, through the same
+dispatch as a layer's call. The CPU's convolution and recurrent ops also have two
+kernels each, the direct loops and one with BLAS products, chosen by the shapes: every
+op runs on each (``WARM_UP["paths"]``, forced with the package's ``forced``), a
+convolution also with ReLU applied by the kernel.
 """
 
 from __future__ import annotations
@@ -82,9 +82,12 @@ def _convolution(backend, rng, X) -> None:
 
 
 def _pooling(backend, X, mode: str) -> None:
-    """Forward, then backward with the forward's output (the CPU's SIMD path takes it)."""
-    A = pool2d_forward(X, (2, 2), (2, 2), ((0, 0), (0, 0)), mode, kernel_mode="numba")
-    pool2d_backward(backend.xp.ones_like(A), X, (2, 2), (2, 2), ((0, 0), (0, 0)), mode, kernel_mode="numba", A=A)
+    """Forward, then backward with the forward's output (the CPU's faster paths take it),
+    for 2x2 windows side by side and overlapping (stride 1): the CPU has kernels for each."""
+    for strides in ((2, 2), (1, 1)):
+        A = pool2d_forward(X, (2, 2), strides, ((0, 0), (0, 0)), mode, kernel_mode="numba")
+        pool2d_backward(backend.xp.ones_like(A), X, (2, 2), strides, ((0, 0), (0, 0)), mode, kernel_mode="numba",
+                        A=A)
 
 
 def _recurrent(backend, rng, X, family: str) -> None:
