@@ -95,6 +95,25 @@ def test_numba_matches_reference_float32(family, cpu_path):
 
 
 @pytest.mark.parametrize("family", GATES)
+def test_a_first_layer_skips_dX_and_keeps_every_other_gradient(family, monkeypatch, cpu_path):
+    """need_dX=False (a first layer): dX is None, and every other output of backward is
+    the same, bit for bit, as with dX, on the reference and on the kernels (both
+    variants: m = 9 runs the parallel one)."""
+    monkeypatch.setattr(kernels, "parallel_threshold", 8)
+    activations = tuple(get_activation("sigmoid" if k else "tanh") for k in range(N_ACTIVATIONS[family]))
+    backward = getattr(ops, f"{family}_backward")
+    for m, mode in itertools.product((3, 9), ("reference", "numba")):
+        a = problem(family, m, 4, n=3, u=5, dtype=np.float64, seed=m)
+        inputs = (a["X"], a["U"], a["V"], a["b"]) + ((a["bh"],) if family == "gru" else ())
+        caches = getattr(ops, f"{family}_forward")(*inputs, *activations, kernel_mode=mode)
+        full = [x.copy() for x in backward(a["dH"], a["X"], a["U"], a["V"], *caches, *activations, kernel_mode=mode)]
+        first = backward(a["dH"], a["X"], a["U"], a["V"], *caches, *activations, need_dX=False, kernel_mode=mode)
+        assert first[0] is None and full[0].shape == a["X"].shape, (family, mode)
+        for k, (without, with_dX) in enumerate(zip(first[1:], full[1:]), start=1):
+            np.testing.assert_array_equal(without, with_dX, err_msg=f"{family} {mode} m={m} output {k}")
+
+
+@pytest.mark.parametrize("family", GATES)
 def test_serial_and_parallel_variants_agree(family, monkeypatch):
     arrays = problem(family, 10, 4, n=3, u=4, dtype=np.float64, seed=3)
     activations = tuple(get_activation("sigmoid" if k else "tanh") for k in range(N_ACTIVATIONS[family]))

@@ -180,6 +180,24 @@ def test_recurrent_layers_on_the_gpu_path(on_gpu_path):
     assert count == 15
 
 
+def test_first_recurrent_layer_skips_dX(on_gpu_path):
+    """A first layer's recurrent backward on the GPU path returns no dX, and the same
+    parameter gradients as the reference's full backward."""
+    for family, (cls, _) in FAMILIES.items():
+        X = sequences()
+        layer = cls(3, sequences=True).initialize(X, seed=0)
+        layer.input_gradient = False
+        A = layer.forward(X)
+        assert layer.backward(np.ones_like(A)) is None, family
+        layer.compute_gradients()
+        with nnxp.use_backend("cpu", dtype="float64", kernels="reference"):
+            expected = cls(3, sequences=True).initialize(X, seed=0)
+            expected.backward(np.ones_like(expected.forward(X)))
+            expected.compute_gradients()
+        for name in expected.g:
+            assert_close(layer.g[name], expected.g[name], rtol=1e-12, atol=0.0, what=f"{family} {name}")
+
+
 def test_unsupported_activation_falls_back_to_the_reference_step(on_gpu_path, monkeypatch):
     def refuse(*args):
         raise AssertionError("a CUDA step kernel ran for an activation it does not support")

@@ -51,6 +51,23 @@ def test_two_backward_calls_give_the_same_result(backend, family, rng):
 
 
 @pytest.mark.parametrize("family", LAYERS)
+def test_a_first_layer_can_skip_the_input_gradient(backend, family, rng):
+    """``input_gradient`` False (a model's first layer, in training): backward returns
+    None for dX, and the parameter gradients are those of the full backward."""
+    X = backend.asarray(rng.standard_normal((5, 6, 3)))
+    full, first = LAYERS[family](4, sequences=True), LAYERS[family](4, sequences=True)
+    full.initialize(X, seed=2), first.initialize(X, seed=2)
+    first.input_gradient = False
+    dA = backend.asarray(rng.standard_normal((5, 6, 4)))
+    full.forward(X), first.forward(X)
+    assert full.backward(dA) is not None and first.backward(dA) is None and first.bc["dX"] is None
+    full.compute_gradients(), first.compute_gradients()
+    assert first.g.keys() == full.g.keys() == {"d" + k for k in full.p}
+    for name in full.g:
+        np.testing.assert_array_equal(to_numpy(first.g[name]), to_numpy(full.g[name]), err_msg=name)
+
+
+@pytest.mark.parametrize("family", LAYERS)
 def test_last_state_is_the_last_step_of_the_sequence(array_backend, family, rng):
     X = array_backend.asarray(rng.standard_normal((3, 5, 2)))
     every = LAYERS[family](4, sequences=True).initialize(X, seed=7)

@@ -59,7 +59,7 @@ def recurrent_case(family, m, T, n, u, dtype):
             dZ, dh, dX = np.empty_like(Z), R._zeros(X, m, 1, u), R._zeros(X, *X.shape)
             dU, dV, db = R._sums(X, chunks, U, V)
             (R._rnn_backward_parallel if parallel else R._rnn_backward_serial)(
-                chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, TANH, K)
+                chunks, dH, X, U, V, H, Z, dZ, dh, dX, True, dU, dV, db, TANH, K)
             return dU.sum(0), dV.sum(0), db.sum(0)
     elif family == "gru":
         bh = np.zeros(u, dtype)
@@ -68,7 +68,7 @@ def recurrent_case(family, m, T, n, u, dtype):
             dZ, dP, dh, dX = np.empty_like(Z), np.empty_like(Z), R._zeros(X, m, 1, u), R._zeros(X, *X.shape)
             (dU, dV, db), dbh = R._sums(X, chunks, U, V), R._zeros(X, chunks, u)
             (R._gru_backward_parallel if parallel else R._gru_backward_serial)(
-                chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, TANH, SIGMOID, SIGMOID, K)
+                chunks, dH, X, U, V, H, Z, A, Hn, dZ, dP, dh, dX, True, dU, dV, db, dbh, TANH, SIGMOID, SIGMOID, K)
             return dU.sum(0), dV.sum(0), db.sum(0), dbh.sum(0)
     else:
         H, C, S, Z, A = R.lstm_forward(X, U, V, b, TANH, TANH, SIGMOID, SIGMOID, SIGMOID)
@@ -76,7 +76,7 @@ def recurrent_case(family, m, T, n, u, dtype):
             dZ, dX = np.empty_like(Z), R._zeros(X, *X.shape)
             dh, dc, (dU, dV, db) = R._zeros(X, m, 1, u), R._zeros(X, m, 1, u), R._sums(X, chunks, U, V)
             (R._lstm_backward_parallel if parallel else R._lstm_backward_serial)(
-                chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, dU, dV, db,
+                chunks, dH, X, U, V, H, C, S, Z, A, dZ, dh, dc, dX, True, dU, dV, db,
                 TANH, TANH, SIGMOID, SIGMOID, SIGMOID, K)
             return dU.sum(0), dV.sum(0), db.sum(0)
     return run

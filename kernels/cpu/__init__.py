@@ -84,17 +84,17 @@ def rnn_forward(X, U, V, b, activation):
     return _recurrent("rnn_forward", X, V, 1).rnn_forward(X, U, V, b, activation)
 
 
-def rnn_backward(dH, X, U, V, H, Z, activation):
-    return _recurrent("rnn_backward", X, V, 1).rnn_backward(dH, X, U, V, H, Z, activation)
+def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
+    return _recurrent("rnn_backward", X, V, 1).rnn_backward(dH, X, U, V, H, Z, activation, need_dX)
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     return _recurrent("gru_forward", X, V, 3).gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate)
 
 
-def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, need_dX=True):
     return _recurrent("gru_backward", X, V, 3).gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate,
-                                                            update_gate)
+                                                            update_gate, need_dX)
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
@@ -103,9 +103,9 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
 
 
 def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
-                  output_gate):
+                  output_gate, need_dX=True):
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
-    return _recurrent("lstm_backward", X, V, 4).lstm_backward(dH, X, U, V, H, C, S, Z, G, *codes)
+    return _recurrent("lstm_backward", X, V, 4).lstm_backward(dH, X, U, V, H, C, S, Z, G, *codes, need_dX)
 
 
 from .chunks import CHUNK_SAMPLES  # noqa: E402

@@ -125,7 +125,7 @@ def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K):
 
 
 @njit(**EXACT)
-def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
+def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, code, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
     for s in range(first, last):
@@ -137,23 +137,24 @@ def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, 
                 dh[s, 0, k] = zero
             if t > 0:
                 add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
-            add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
+            if need_dX:  # a first layer's is not needed
+                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
     add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(**EXACT)
-def _rnn_backward_serial(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
+def _rnn_backward_serial(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, code, K):
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K)
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU[c], dV[c], db[c], code, K)
 
 
 @njit(**EXACT, parallel=True)
-def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, code, K):
+def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, code, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, dU[c], dV[c], db[c], code, K)
+        _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU[c], dV[c], db[c], code, K)
 
 
 def rnn_forward(X, U, V, b, activation):
@@ -171,15 +172,15 @@ def rnn_forward(X, U, V, b, activation):
     return H, Z
 
 
-def rnn_backward(dH, X, U, V, H, Z, activation):
-    """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db)."""
+def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
+    """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db), dX None unless need_dX."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
-    dZ, dh, dX, (dU, dV, db) = buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _zeros(X, *X.shape), _sums(X, chunks, U, V)
+    dZ, dh, dX, (dU, dV, db) = buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _input_gradient(X, need_dX), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     backward = _rnn_backward_parallel if _parallel(m) and chunks > 1 else _rnn_backward_serial
-    backward(chunks, dH, X, U, V, H, Z, dZ, dh, dX, dU, dV, db, activation, K)
-    return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
+    backward(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, activation, K)
+    return (dX if need_dX else None), dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- GRU
@@ -238,7 +239,7 @@ def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
 
 
 @njit(**EXACT)
-def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh,
                         code_n, code_r, code_z, K):
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -257,7 +258,8 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, d
                 dP[s, t, k], dP[s, t, z0 + k], dP[s, t, n0 + k] = dz_r, dz_z, dz_n * r  # dHn = dZ_n r
                 dh[s, 0, k] = d * z  # the direct path h_{t-1} -> h_t
             add_product_transposed(dh, s, 0, dP, s, t, V, K[ZERO])  # + dP V^T
-            add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
+            if need_dX:  # a first layer's is not needed
+                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
             for k in range(u):
                 dbh[k] += dP[s, t, n0 + k]
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
@@ -265,20 +267,20 @@ def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, d
 
 
 @njit(**EXACT)
-def _gru_backward_serial(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_serial(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh,
                          code_n, code_r, code_z, K):
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
 
 
 @njit(**EXACT, parallel=True)
-def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh,
+def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh,
                            code_n, code_r, code_z, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU[c], dV[c], db[c], dbh[c],
+        _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
 
 
@@ -298,17 +300,17 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     return H, Z, G, Hn
 
 
-def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
-    """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, need_dX=True):
+    """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh), dX None unless need_dX."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
-    dZ, dP, dh, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _zeros(X, *X.shape)
+    dZ, dP, dh, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _input_gradient(X, need_dX)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)
     backward = _gru_backward_parallel if _parallel(m) and chunks > 1 else _gru_backward_serial
-    backward(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, dU, dV, db, dbh, *codes, K)
-    return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
+    backward(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh, *codes, K)
+    return (dX if need_dX else None), dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0), dbh.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -399,7 +401,7 @@ def lstm_cell_backward(dH_t, dh, dc, C_t, C_before, S_t, Z_t, G_t, dZ_t, code_c,
 
 
 @njit(**EXACT)
-def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o, K):
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
@@ -412,26 +414,27 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX
                                code_c, code_g, code_i, code_f, code_o, zero, one, u)
             if t > 0:
                 add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
-            add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
+            if need_dX:  # a first layer's is not needed
+                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
     add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
 
 @njit(**EXACT)
-def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db,
                           code_c, code_g, code_i, code_f, code_o, K):
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU[c], dV[c], db[c],
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
 
 
 @njit(**EXACT, parallel=True)
-def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db,
+def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db,
                             code_c, code_g, code_i, code_f, code_o, K):
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
-        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU[c], dV[c], db[c],
+        _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
 
 
@@ -452,17 +455,17 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
 
 
 def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
-                  output_gate):
-    """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
+                  output_gate, need_dX=True):
+    """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db), dX None unless need_dX."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
-    dZ, dX = buffers.empty(Z.shape, X.dtype), _zeros(X, *X.shape)
+    dZ, dX = buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dh, dc, (dU, dV, db) = _zeros(X, m, 1, u), _zeros(X, m, 1, u), _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     backward = _lstm_backward_parallel if _parallel(m) and chunks > 1 else _lstm_backward_serial
-    backward(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, dU, dV, db, *codes, K)
-    return dX, dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
+    backward(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db, *codes, K)
+    return (dX if need_dX else None), dU.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- allocation
@@ -480,6 +483,12 @@ def _contiguous(*arrays):
 
 def _zeros(like, *shape):
     return buffers.zeros(shape, like.dtype)
+
+
+def _input_gradient(X, need_dX):
+    """dX zeroed (the kernels add each step's share), or where a first layer needs none,
+    an empty array in its place, which the kernels never touch."""
+    return _zeros(X, *X.shape) if need_dX else np.empty((0, 0, 0), dtype=X.dtype)
 
 
 def _sums(like, chunks, U, V):

@@ -85,8 +85,14 @@ def _row_sums(rows, out):
             out[j] += rows[q, j]
 
 
+def _input_gradient(X, need_dX):
+    """dX (every row written by its chunk), or None where a first layer needs none."""
+    return buffers.empty(X.shape, X.dtype) if need_dX else None
+
+
 def _weight_gradients(X, H, dZ, dP, first, last, dU, dV, db, dX, U):
-    """The chunk's dU, dV, db (partial sums) and its rows of dX, by BLAS (module docstring)."""
+    """The chunk's dU, dV, db (partial sums) and its rows of dX (unless dX is None: a
+    first layer's), by BLAS (module docstring)."""
     s, T = last - first, X.shape[1]
     dZ_rows = dZ[first:last].reshape(s * T, -1)
     dP_rows = dZ_rows if dP is None else dP[first:last].reshape(s * T, -1)
@@ -95,7 +101,8 @@ def _weight_gradients(X, H, dZ, dP, first, last, dU, dV, db, dX, U):
     _shifted_rows(H, first, last, H_prev)
     np.matmul(H_prev.T, dP_rows, out=dV)
     _row_sums(dZ_rows, db)
-    np.matmul(dZ_rows, U.T, out=dX[first:last].reshape(s * T, -1))
+    if dX is not None:
+        np.matmul(dZ_rows, U.T, out=dX[first:last].reshape(s * T, -1))
 
 
 def _partials(chunks, *shapes, dtype):
@@ -174,12 +181,12 @@ def rnn_forward(X, U, V, b, activation):
     return H, Z
 
 
-def rnn_backward(dH, X, U, V, H, Z, activation):
-    """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db)."""
+def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
+    """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db), dX None unless need_dX."""
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
+    dZ, dX = buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dU, dV, db = _partials(chunks, U.shape, V.shape, (u,), dtype=X.dtype)
 
     def run(c):
@@ -263,12 +270,12 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
     return H, Z, G, Hn
 
 
-def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate):
-    """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh)."""
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, need_dX=True):
+    """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh), dX None unless need_dX."""
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dP, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
+    dZ, dP, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dU, dV, db, dbh = _partials(chunks, U.shape, V.shape, (3 * u,), (u,), dtype=X.dtype)
 
     def run(c):
@@ -335,12 +342,12 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
 
 
 def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
-                  output_gate):
-    """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db)."""
+                  output_gate, need_dX=True):
+    """As ``nnxp.ops.recurrent.lstm_backward``: (dX, dU, dV, db), dX None unless need_dX."""
     X, U, V, dH = _prepared(X, U, V, dH)
     (m, T, n), u = X.shape, V.shape[0]
     K, chunks = constants(X.dtype), chunk_count(m)
-    dZ, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(X.shape, X.dtype)
+    dZ, dX = buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dU, dV, db = _partials(chunks, U.shape, V.shape, (4 * u,), dtype=X.dtype)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
 

@@ -70,5 +70,6 @@ class GRU(Recurrent):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db, dbh = gru_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["Z"], fc["G"],
-                                           fc["Hn"], *self.activations, kernel_mode=self.kernel_mode)
+                                           fc["Hn"], *self.activations, self.input_gradient,
+                                           kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db, dbh=dbh)

@@ -81,5 +81,5 @@ class LSTM(Recurrent):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db = lstm_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["C"], fc["S"], fc["Z"],
-                                       fc["G"], *self.activations, kernel_mode=self.kernel_mode)
+                                       fc["G"], *self.activations, self.input_gradient, kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db)

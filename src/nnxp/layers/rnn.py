@@ -52,5 +52,5 @@ class RNN(Recurrent):
         dH = self.hidden_gradient(dA)
         fc = self.fc
         dX, dU, dV, db = rnn_backward(dH, fc["X"], self.p["U"], self.p["V"], fc["H"], fc["Z"], self.activation,
-                                      kernel_mode=self.kernel_mode)
+                                      self.input_gradient, kernel_mode=self.kernel_mode)
         return self.keep_gradients(dX, dU=dU, dV=dV, db=db)

@@ -51,9 +51,10 @@ class Kernels(NamedTuple):
         """CUDA kernels: the op allocates what they fill, and does the matrix products."""
         return getattr(self.module, "ON_DEVICE", False)
 
-    def run(self, name: str, *arguments):
-        """The kernel ``name`` of the module, given the arguments, then the codes."""
-        return getattr(self.module, name)(*arguments, *self.codes)
+    def run(self, name: str, *arguments, **options):
+        """The kernel ``name`` of the module, given the arguments, then the codes (and
+        ``options`` by name, e.g. need_dX)."""
+        return getattr(self.module, name)(*arguments, *self.codes, **options)
 
 
 REFERENCE = Kernels()  # no kernels: the reference code runs

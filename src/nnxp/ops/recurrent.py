@@ -17,7 +17,8 @@ one big product after the loop (``sequences.py``)::
     dU = X^T dZ     dV = H_prev^T dZ     db = sum(dZ)     dX = dZ U^T
 
 (summing over samples and steps; H_prev is H shifted one step, starting from zeros).
-The initial state h_0 (and C_0) is zero.
+The initial state h_0 (and C_0) is zero. A first layer's dX feeds nothing: with
+``need_dX=False`` the backward skips its product and returns None in its place.
 
 The names of the arrays are the layers' (``fc``): Z the gate pre-activations of every
 step, G the gate values (the activations of Z), H every hidden state, C (LSTM) every
@@ -54,7 +55,7 @@ from __future__ import annotations
 from ..backend import array_namespace
 
 from . import kernels_for, recurrent_gpu, sum_rows
-from .sequences import parameter_gradients, rows, shifted
+from .sequences import input_gradient, parameter_gradients, rows, shifted
 
 
 # --------------------------------------------------------------------------- RNN
@@ -98,16 +99,16 @@ def rnn_forward(X, U, V, b, activation, kernel_mode: str = "reference"):
     return xp.stack(H_steps, axis=1), xp.stack(Z_steps, axis=1)
 
 
-def rnn_backward(dH, X, U, V, H, Z, activation, kernel_mode: str = "reference"):
+def rnn_backward(dH, X, U, V, H, Z, activation, need_dX: bool = True, kernel_mode: str = "reference"):
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state::
 
         (6) dX = dZ U^T      dU = X^T dZ      dV = H_prev^T dZ      db = sum(dZ)
     """
     kernels = kernels_for(kernel_mode, X, (activation,))
     if kernels.whole_op:
-        return kernels.run("rnn_backward", dH, X, U, V, H, Z)
+        return kernels.run("rnn_backward", dH, X, U, V, H, Z, need_dX=need_dX)
     if kernels.on_device:
-        return recurrent_gpu.rnn_backward(kernels, dH, X, U, V, H, Z)
+        return recurrent_gpu.rnn_backward(kernels, dH, X, U, V, H, Z, need_dX)
     xp = array_namespace(X)
     V_T = xp.matrix_transpose(V)
     dh_next = xp.zeros_like(dH[:, 0, :])
@@ -117,8 +118,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation, kernel_mode: str = "reference"):
         dh_next = dZ @ V_T  # (5)
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)
-    dX = dZ @ xp.matrix_transpose(U)  # (6)
-    return (dX, *parameter_gradients(X, H, dZ))  # (6)
+    return (input_gradient(dZ, U, need_dX), *parameter_gradients(X, H, dZ))  # (6)
 
 
 # --------------------------------------------------------------------------- GRU
@@ -190,7 +190,8 @@ def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate, kernel_mode
     return tuple(xp.stack(steps[key], axis=1) for key in ("H", "Z", "G", "Hn"))
 
 
-def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, kernel_mode: str = "reference"):
+def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, need_dX: bool = True,
+                 kernel_mode: str = "reference"):
     """(dX, dU, dV, db, dbh) given dH (m, T, u), the gradient of every hidden state::
 
         (10) dX = dZ U^T     dU = X^T dZ     db = sum(dZ)     dV = H_prev^T dP     dbh = sum(dHn)
@@ -198,9 +199,9 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
     activations = (activation, reset_gate, update_gate)
     kernels = kernels_for(kernel_mode, X, activations)
     if kernels.whole_op:
-        return kernels.run("gru_backward", dH, X, U, V, H, Z, G, Hn)
+        return kernels.run("gru_backward", dH, X, U, V, H, Z, G, Hn, need_dX=need_dX)
     if kernels.on_device:
-        return recurrent_gpu.gru_backward(kernels, dH, X, U, V, H, Z, G, Hn)
+        return recurrent_gpu.gru_backward(kernels, dH, X, U, V, H, Z, G, Hn, need_dX)
     xp = array_namespace(X)
     u = V.shape[0]
     V_T = xp.matrix_transpose(V)
@@ -213,7 +214,7 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
         dh_next = dh_direct + dP @ V_T  # (9)
         dZ_steps[t], dP_steps[t] = dZ, dP
     dZ, dP = xp.stack(dZ_steps, axis=1), xp.stack(dP_steps, axis=1)
-    dX = dZ @ xp.matrix_transpose(U)  # (10)
+    dX = input_gradient(dZ, U, need_dX)  # (10)
     dU, dV, db = parameter_gradients(X, H, dZ, dP)  # (10)
     dbh = sum_rows(rows(dP[:, :, 2 * u:]))  # (10)
     return dX, dU, dV, db, dbh
@@ -289,7 +290,7 @@ def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forge
 
 
 def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, input_gate, forget_gate,
-                  output_gate, kernel_mode: str = "reference"):
+                  output_gate, need_dX: bool = True, kernel_mode: str = "reference"):
     """(dX, dU, dV, db) given dH (m, T, u), the gradient of every hidden state::
 
         (10) dX = dZ U^T      dU = X^T dZ      dV = H_prev^T dZ      db = sum(dZ)
@@ -297,9 +298,9 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
     activations = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     kernels = kernels_for(kernel_mode, X, activations)
     if kernels.whole_op:
-        return kernels.run("lstm_backward", dH, X, U, V, H, C, S, Z, G)
+        return kernels.run("lstm_backward", dH, X, U, V, H, C, S, Z, G, need_dX=need_dX)
     if kernels.on_device:
-        return recurrent_gpu.lstm_backward(kernels, dH, X, U, V, H, C, S, Z, G)
+        return recurrent_gpu.lstm_backward(kernels, dH, X, U, V, H, C, S, Z, G, need_dX)
     xp = array_namespace(X)
     V_T = xp.matrix_transpose(V)
     C_prev = shifted(C)
@@ -312,5 +313,4 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
         dh_next = dZ @ V_T  # (9)
         dZ_steps[t] = dZ
     dZ = xp.stack(dZ_steps, axis=1)
-    dX = dZ @ xp.matrix_transpose(U)  # (10)
-    return (dX, *parameter_gradients(X, H, dZ))  # (10)
+    return (input_gradient(dZ, U, need_dX), *parameter_gradients(X, H, dZ))  # (10)

@@ -36,7 +36,7 @@ from __future__ import annotations
 from ..backend import array_namespace
 
 from . import sum_rows
-from .sequences import parameter_gradients, rows
+from .sequences import input_gradient, parameter_gradients, rows
 
 
 def _step_zeros(S):
@@ -72,13 +72,13 @@ def rnn_forward(kernels, X, U, V, b):
     return H, Z
 
 
-def rnn_backward(kernels, dH, X, U, V, H, Z):
+def rnn_backward(kernels, dH, X, U, V, H, Z, need_dX=True):
     """``recurrent.rnn_backward`` on the GPU: (dX, dU, dV, db)."""
     xp = array_namespace(X)
     dZ = xp.empty_like(Z)
     dh_next = _step_zeros(H)
     _run_backward(kernels.run("rnn_step_backward", dH, dh_next, Z, H, dZ), dh_next, dZ, V)
-    return (dZ @ xp.matrix_transpose(U), *parameter_gradients(X, H, dZ))
+    return (input_gradient(dZ, U, need_dX), *parameter_gradients(X, H, dZ))
 
 
 def gru_forward(kernels, X, U, V, b, bh):
@@ -93,7 +93,7 @@ def gru_forward(kernels, X, U, V, b, bh):
     return H, Z, G, Hn
 
 
-def gru_backward(kernels, dH, X, U, V, H, Z, G, Hn):
+def gru_backward(kernels, dH, X, U, V, H, Z, G, Hn, need_dX=True):
     """``recurrent.gru_backward`` on the GPU: (dX, dU, dV, db, dbh). dh_next += dP_t V^T
     after each step but the first: the GRU's recurrent side is dP, not dZ."""
     xp = array_namespace(X)
@@ -106,7 +106,7 @@ def gru_backward(kernels, dH, X, U, V, H, Z, G, Hn):
         if t > 0:
             dh_next += dP[:, t, :] @ V_T
     dbh = sum_rows(rows(dP[:, :, 2 * V.shape[0]:]))
-    return (dZ @ xp.matrix_transpose(U), *parameter_gradients(X, H, dZ, dP), dbh)
+    return (input_gradient(dZ, U, need_dX), *parameter_gradients(X, H, dZ, dP), dbh)
 
 
 def lstm_forward(kernels, X, U, V, b):
@@ -121,10 +121,10 @@ def lstm_forward(kernels, X, U, V, b):
     return H, C, S, Z, G
 
 
-def lstm_backward(kernels, dH, X, U, V, H, C, S, Z, G):
+def lstm_backward(kernels, dH, X, U, V, H, C, S, Z, G, need_dX=True):
     """``recurrent.lstm_backward`` on the GPU: (dX, dU, dV, db)."""
     xp = array_namespace(X)
     dZ = xp.empty_like(Z)
     dh_next, dc = _step_zeros(H), _step_zeros(H)  # dc: dL/dC from the step after, updated by the kernel
     _run_backward(kernels.run("lstm_step_backward", dH, dh_next, dc, C, S, Z, G, dZ), dh_next, dZ, V)
-    return (dZ @ xp.matrix_transpose(U), *parameter_gradients(X, H, dZ))
+    return (input_gradient(dZ, U, need_dX), *parameter_gradients(X, H, dZ))

@@ -44,3 +44,8 @@ def parameter_gradients(X, H, dZ, dP=None):
     dV = xp.matrix_transpose(rows(shifted(H))) @ dP_rows
     db = sum_rows(dZ_rows)
     return dU, dV, db
+
+
+def input_gradient(dZ, U, need_dX=True):
+    """dX = dZ U^T (m, T, n), or None where a first layer needs none (``need_dX``)."""
+    return dZ @ array_namespace(dZ).matrix_transpose(U) if need_dX else None
