@@ -234,7 +234,7 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
     from nnxp.kernels.cpu import pool  # every pooling kernel is compiled for both dtypes
 
     for kernel in (pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
-                   pool.pool_backward_tiles, pool.pool_backward_2x2):
+                   pool.pool_backward_tiles, pool.pool_backward_2x2, pool.pool_forward_2x2):
         assert {str(signature[0].dtype) for signature in kernel.signatures} >= {"float32", "float64"}, kernel
     from nnxp.kernels.cpu import recurrent  # the serial variants too (small batches run them)
 

@@ -147,6 +147,24 @@ def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
         assert tiled.sum() == A.size  # every window sent its dA somewhere, once
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_pooling_forward_over_2x2_tiles_is_the_general_loops_bit_for_bit(dtype, rng):
+    """The 2x2 forward kernel gives the general loops' A exactly, for max and min, with
+    ties, an odd image (its last row and column in no window) and NaNs anywhere in a
+    window (never kept by either, first tap included)."""
+    from nnxp.kernels.cpu import pool
+
+    for channels, mode in itertools.product([1, 6, pool.LANES, 32], ["max", "min"]):
+        X = np.round(rng.standard_normal((3, 7, 9, channels)) * 2).astype(dtype)
+        X[0, 0, 0, 0] = X[1, 3, 5, channels - 1] = X[2, 2:4, 2:4, 0] = np.nan  # a first tap, a last, a whole window
+        sign = X.dtype.type(-1 if mode == "min" else 1)
+        fast, loops = (np.full((3, 3, 4, channels), 7.0, dtype) for _ in range(2))
+        pool.pool_forward_2x2(X, sign, fast)
+        pool.pool_forward_loops(X, 2, 2, 2, 2, 0, 0, pool.MODE_CODES[mode], loops)
+        np.testing.assert_array_equal(fast, loops, err_msg=f"{channels} {mode}")
+        np.testing.assert_array_equal(pool.pool2d_forward(X, (2, 2), (2, 2), ((0, 0), (0, 0)), mode), loops)
+
+
 def test_kernels_are_cached_on_disk():
     from numba.core.caching import FunctionCache
 
@@ -154,5 +172,5 @@ def test_kernels_are_cached_on_disk():
 
     for kernel in (conv.conv_forward_taps, conv.conv_backward_taps, conv.load_flat,
                    pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
-                   pool.pool_backward_tiles, pool.pool_backward_2x2):
+                   pool.pool_backward_tiles, pool.pool_backward_2x2, pool.pool_forward_2x2):
         assert isinstance(kernel._cache, FunctionCache), f"{kernel.__name__} is not cached"
