@@ -67,7 +67,10 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 # dW alone, by kernel row), W6's second 0.72 / 1.07, W7's first 0.71 / 0.76, its second
 # 0.48 / 0.74. With the Haswell kernels of the tests' environment BLAS loses the float32
 # ties (W6's second: 1.24 forward, 0.93 backward): the rule follows what a user's
-# machine runs.
+# machine runs. Once the BLAS kernels' chunks ran on Numba's own threads (workers.py;
+# 2026-12-01, late), forward + backward (benchmarks/probes/conv_paths.py, 5 rounds):
+# W2 2.44 / 2.12, W6's first 3.54 / 2.59, W6's second 0.74 / 1.12, W7's first 0.79 /
+# 0.96, its second 0.56 / 0.98 (float32 / float64): the rule holds.
 CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
              "float64": ((32, 16, 64), (64, 144, None))}
 
