@@ -51,9 +51,10 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 #   * float32: BLAS wins from 32 filters on a window of 27 (W7's first layer, 3 -> 32 3x3:
 #     0.86-0.89; 32 -> 64: 0.67-0.80), and from 16 on a window of 144 (W6's second layer,
 #     6 -> 16 5x5: 0.76-0.80; 32 -> 16 3x3: 0.84-0.91; 8 -> 16, K = 72: 1.11-1.18 slower);
-#   * float64, whose products run at half the float32 rate while the loops keep up: a
-#     win for shallow windows with many filters (W7's first layer, K = 27: 0.81-0.92;
-#     K = 9 or 72 and 32 filters: 1.05-1.2 slower), a tie for W6's second layer (16
+#   * float64, whose products run at half the float32 rate while the loops keep up: once
+#     a win for shallow windows with many filters (W7's first layer, K = 27: 0.81-0.92;
+#     K = 9 or 72 and 32 filters: 1.05-1.2 slower), a loss since the loops' last change
+#     (below), a tie for W6's second layer (16
 #     filters, K = 150: 0.98-1.11), and for deep windows with 64 filters mostly a win:
 #     W7's second layer (K = 288) 0.72-0.77 in four runs of 2026-12-01 and 1.06 in one
 #     (the direct loops' time moved 78-106 ms between runs, BLAS's 74-82), and W7's
@@ -70,9 +71,13 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 # machine runs. Once the BLAS kernels' chunks ran on Numba's own threads (workers.py;
 # 2026-12-01, late), forward + backward (benchmarks/probes/conv_paths.py, 5 rounds):
 # W2 2.44 / 2.12, W6's first 3.54 / 2.59, W6's second 0.74 / 1.12, W7's first 0.79 /
-# 0.96, its second 0.56 / 0.98 (float32 / float64): the rule holds.
+# 0.96, its second 0.56 / 0.98 (float32 / float64): the rule holds. Then the direct
+# loops' ReLU passes moved out of their transposes (conv.py), and W7's first layer tipped:
+# 1.05 / 1.20 (1.02-1.10 / 1.16-1.23; the benchmarks' op table 1.24 and 1.39 in float64).
+# In float64 it goes direct now (W7's float64 epoch 0.98x); in float32, a tie within 10%
+# whose epoch ran 1.025x slower direct, it stays on BLAS.
 CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
-             "float64": ((32, 16, 64), (64, 144, None))}
+             "float64": ((64, 144, None),)}
 
 
 def conv_path(X_shape, W_shape, dtype) -> str:
