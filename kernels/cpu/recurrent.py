@@ -176,7 +176,8 @@ def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
     """As ``nnxp.ops.recurrent.rnn_backward``: (dX, dU, dV, db), dX None unless need_dX."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
-    dZ, dh, dX, (dU, dV, db) = buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _input_gradient(X, need_dX), _sums(X, chunks, U, V)
+    dZ, dh, dX = buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _input_gradient(X, need_dX)
+    dU, dV, db = _sums(X, chunks, U, V)
     dH, X, U, V = _contiguous(dH, X, U, V)
     backward = _rnn_backward_parallel if _parallel(m) and chunks > 1 else _rnn_backward_serial
     backward(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, activation, K)
@@ -304,7 +305,8 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
     """As ``nnxp.ops.recurrent.gru_backward``: (dX, dU, dV, db, dbh), dX None unless need_dX."""
     m, u = X.shape[0], V.shape[0]
     chunks, K = gradient_chunks(m), constants(X.dtype)
-    dZ, dP, dh, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), _zeros(X, m, 1, u), _input_gradient(X, need_dX)
+    dZ, dP = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype)
+    dh, dX = _zeros(X, m, 1, u), _input_gradient(X, need_dX)
     (dU, dV, db), dbh = _sums(X, chunks, U, V), _zeros(X, chunks, u)
     dH, X, U, V = _contiguous(dH, X, U, V)
     codes = (activation, reset_gate, update_gate)

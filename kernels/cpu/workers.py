@@ -31,8 +31,8 @@ layer (BLAS chunks right after the pooling's parallel loop) made that a large sh
 its time: W6's float32 epoch took 0.80-0.90x the time on Numba's threads (interleaved
 epochs in one process, 2 threads; in processes of their own 62-76 ms, 9-10 involuntary
 context switches an epoch, against 78-114 ms and 125-190 switches before), while W7
-and W8, whose chunks are long, stayed within +-2.5%. It also saves handing each task to a Python thread
-(~20-40 us a lock and a wake-up).
+and W8, whose chunks are long, stayed within +-2.5%. It also saves handing each task
+to a Python thread (~20-40 us a lock and a wake-up).
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def _parallel_loop():
     of the Python between the products, not of the products and compiled calls, which
     let go of the GIL (the module docstring); the warning is silenced here alone."""
     global _loop
+    if _loop is not None:  # compiled: no lock to take at every call
+        return _loop
     with _lock:
         if _loop is None:
             with warnings.catch_warnings():
