@@ -48,9 +48,10 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 #     up to 32 filters (W2, 1 -> 8 3x3: 2.4-2.7x; W6's first layer, 1 -> 6 5x5: 2.8-3x):
 #     the direct loops read the image once for four filters, and im2col copies every
 #     pixel K / C times for a product with few columns, which BLAS runs far from its peak;
-#   * float32: BLAS wins from 32 filters on a window of 27 (W7's first layer, 3 -> 32 3x3:
-#     0.86-0.89; 32 -> 64: 0.67-0.80), and from 16 on a window of 144 (W6's second layer,
-#     6 -> 16 5x5: 0.76-0.80; 32 -> 16 3x3: 0.84-0.91; 8 -> 16, K = 72: 1.11-1.18 slower);
+#   * float32: BLAS won from 32 filters on a window of 27 (W7's first layer, 3 -> 32 3x3:
+#     0.86-0.89, until the direct loops' later changes, below; 32 -> 64: 0.67-0.80), and
+#     from 16 on a window of 144 (W6's second layer, 6 -> 16 5x5: 0.76-0.80; 32 -> 16
+#     3x3: 0.84-0.91; 8 -> 16, K = 72: 1.11-1.18 slower);
 #   * float64, whose products run at half the float32 rate while the loops keep up: once
 #     a win for shallow windows with many filters (W7's first layer, K = 27: 0.81-0.92;
 #     K = 9 or 72 and 32 filters: 1.05-1.2 slower), a loss since the loops' last change
@@ -75,8 +76,14 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 # loops' ReLU passes moved out of their transposes (conv.py), and W7's first layer tipped:
 # 1.05 / 1.20 (1.02-1.10 / 1.16-1.23; the benchmarks' op table 1.24 and 1.39 in float64).
 # In float64 it goes direct now (W7's float64 epoch 0.98x); in float32, a tie within 10%
-# whose epoch ran 1.025x slower direct, it stays on BLAS.
-CONV_RULE = {"float32": ((32, 27, None), (16, 144, None)),  # (filters at least, K at least, K under)
+# whose epoch ran 1.025x slower direct, it stayed on BLAS. Measured once more on a fresh
+# machine (2026-12-01, late; probe, 7 rounds): float32 1.097 (1.003-1.136), the line of
+# the 10% the rule may lose, and each direction alone (1 sample of each, 2 threads) forward
+# 5.5 / 5.6 ms, backward 8.7-9.5 (BLAS) / 6.3-6.6 (direct: its ReLU pass and dW per
+# sample, where BLAS's chunks read dA and A for the mask, im2col and a product of 27
+# columns, at 73 GFLOP/s); W7's float32 epoch 0.974x direct (10 interleaved epochs,
+# 0.89-1.09). So shallow windows go direct in both dtypes now: BLAS from K = 144.
+CONV_RULE = {"float32": ((16, 144, None),),  # (filters at least, K at least, K under)
              "float64": ((64, 144, None),)}
 
 
