@@ -118,12 +118,14 @@ def _collect(paths: dict, key: str) -> dict:
 
 
 def _choice(rows: dict, name: str, dtype: str) -> str:
-    """The kernel the CPU's rule chose for an op ("direct" or "blas", as cpu-numba's run
-    noted it) and its median time, forced, over the faster of the two kernels forced
-    ("name [direct]", "name [blas]"): 1.00x when the rule chose the faster one."""
+    """The kernel the CPU's rule chose for an op ("direct", "blas" or "winograd", as
+    cpu-numba's run noted it) and its median time, forced, over the fastest of the
+    kernels forced ("name [direct]", "name [blas]", "name [winograd]" for 3x3 filters):
+    1.00x when the rule chose the fastest."""
     chosen = rows.get((name, dtype), {}).get("path")
-    forced = {path: rows.get((f"{name} [{path}]", dtype), {}).get("cpu-numba") for path in ("direct", "blas")}
-    if chosen not in forced or None in forced.values():
+    forced = {path: rows.get((f"{name} [{path}]", dtype), {}).get("cpu-numba") for path in ("direct", "blas", "winograd")}
+    forced = {path: times for path, times in forced.items() if times is not None}
+    if chosen not in forced or len(forced) < 2:
         return "-"
     return f"{chosen} {forced[chosen]['median'] / min(f['median'] for f in forced.values()):.2f}x"
 

@@ -14,10 +14,10 @@ training step pays for it; the PyTorch twin runs the same shapes through ``torch
     rnn/gru/lstm W3   32 x 20 steps x 8 -> 32 units, last state
     lstm W8     128 x 50 steps x 32 -> 256 units          (W8's, a whole batch)
 
-On the cpu-numba target the convolutions and recurrent ops run three times: as the
-kernels choose (``nnxp.kernels.cpu.paths``), and with each of their two CPU kernels
-forced ("conv-W6 [direct]", "conv-W6 [blas]"), so that the table shows what the
-choice gains or loses on every shape.
+On the cpu-numba target the convolutions and recurrent ops run as the kernels choose
+(``nnxp.kernels.cpu.paths``), and with each of their CPU kernels forced ("conv-W6
+[direct]", "conv-W6 [blas]", and for 3x3 filters "conv-W7-2 [winograd]"), so that the
+table shows what the choice gains or loses on every shape.
 """
 
 from __future__ import annotations
@@ -37,16 +37,18 @@ OPS = {
     "lstm-W3": ("lstm", (32, 20, 8), {"units": 32}),
     "lstm-W8": ("lstm", (128, 50, 32), {"units": 256}),
 }
-PATHS = (None, "direct", "blas")  # None: as the kernels choose
+PATHS = (None, "direct", "blas", "winograd")  # None: as the kernels choose
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("path", PATHS, ids=["chosen", "direct", "blas"])
+@pytest.mark.parametrize("path", PATHS, ids=["chosen", "direct", "blas", "winograd"])
 @pytest.mark.parametrize("op", list(OPS))
 def test_op(benchmark, target, op, path, dtype):
     kind, shape, options = OPS[op]
     if path is not None and (target[:3] != ("nnxp", "cpu", "numba") or kind == "pool"):
         pytest.skip("one kernel only: the forced paths are the cpu-numba target's convolutions and recurrent ops")
+    if path == "winograd" and (kind != "conv" or options["size"] != 3):
+        pytest.skip("Winograd's kernel is for 3x3 convolutions only")
     X = np.random.default_rng(0).standard_normal(shape)
     step = torch_op_step if target[0] == "torch" else nnxp_op_step
     run = step(kind, X, options, dtype, target)

@@ -83,6 +83,20 @@ def cpu_path(request, monkeypatch):
         yield request.param
 
 
+@pytest.fixture(params=["direct", "blas", "winograd"])
+def conv_cpu_path(request, monkeypatch):
+    """As ``cpu_path``, for convolutions, which have a third kernel: Winograd's, for 3x3
+    filters at stride 1 (forced, the other convolutions take BLAS), also in chunks of one
+    sample."""
+    paths = pytest.importorskip("nnxp.kernels.cpu.paths")
+    from nnxp.kernels.cpu import conv_gemm, conv_winograd
+
+    monkeypatch.setattr(conv_gemm, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", 1)
+    with paths.forced(request.param):
+        yield request.param
+
+
 @pytest.fixture
 def torch_one_thread():
     """PyTorch, on one thread for the test (skipped with the reason where torch is absent).

@@ -226,8 +226,8 @@ def test_warmup_runs_every_kernel_backed_op_in_both_dtypes(capsys):
         names = warm_up(make_backend("cpu", dtype, "numba"))
         for op in ("pool2d max", "pool2d mean", "pool2d min"):
             assert f"{op}, {small} samples" in names and f"{op}, {large} samples" in names, (op, names)
-        for op in ("conv2d", "rnn", "gru", "lstm"):
-            for path in cpu.PATHS:
+        for op, paths in (("conv2d", cpu.CONV_PATHS), ("rnn", cpu.PATHS), ("gru", cpu.PATHS), ("lstm", cpu.PATHS)):
+            for path in paths:
                 assert f"{op}, {small} samples, {path}" in names and f"{op}, {large} samples, {path}" in names
         assert f"pool2d max, {cpu.pool.LANES} channels" in names
         assert f"pool2d max, {cpu.pool.TILE_LANES} channels" in names
@@ -283,17 +283,21 @@ def test_info_names_the_blas_kernels_and_an_override(capsys, monkeypatch):
 
 def test_info_shows_which_cpu_kernel_each_workload_layer_runs(capsys, monkeypatch):
     """The rule of nnxp.kernels.cpu.paths, applied to the workloads' layers: W2's small
-    convolution on the direct loops, W8's LSTM of 256 units on BLAS; NNXP_CPU_PATH forces one."""
+    convolution on the direct loops, W7's second (32 -> 64 channels, 3x3) by Winograd,
+    W8's LSTM of 256 units on BLAS; NNXP_CPU_PATH forces one."""
     pytest.importorskip("numba")
     monkeypatch.setenv("COLUMNS", "200")
     assert cli.main(["info"]) == 0
-    def rows():
-        return {line.split("│")[2].strip(): line.split("│")[3].strip() for line in capsys.readouterr().out.splitlines()
-                if line.count("│") == 5}
+    def rows(column=3):  # 3: float32, 4: float64
+        return {line.split("│")[2].strip(): line.split("│")[column].strip()
+                for line in capsys.readouterr().out.splitlines() if line.count("│") == 5}
 
     chosen = rows()
     assert chosen["conv 32x28x28x1 -> 8@3x3"] == "direct" and chosen["lstm 128x50x32 -> 256 units"] == "blas"
-    assert chosen["conv 256x16x16x32 -> 64@3x3 pad 1"] == "blas" and chosen["lstm 32x20x8 -> 32 units"] == "direct"
+    assert chosen["conv 64x14x14x6 -> 16@5x5"] == "blas" and chosen["lstm 32x20x8 -> 32 units"] == "direct"
+    assert chosen["conv 256x16x16x32 -> 64@3x3 pad 1"] == "winograd"
+    assert cli.main(["info"]) == 0
+    assert rows(4)["conv 256x16x16x32 -> 64@3x3 pad 1"] == "winograd"
     monkeypatch.setenv("NNXP_CPU_PATH", "direct")
     assert cli.main(["info"]) == 0
     assert set(rows().values()) == {"direct"}

@@ -257,3 +257,23 @@ def test_convolution_matches_torch(backend, grid, parity_log):
 @pytest.mark.parametrize("grid", chunks(POOL_GRID))
 def test_pooling_matches_torch(backend, grid, parity_log):
     run_grid(grid, compare_pool, "pool", backend, parity_log)
+
+
+# Winograd's CPU kernel (kernels/cpu/conv_winograd.py) is chosen by its rule at 32 channels
+# and 64 filters of 3x3: layers that wide, with the numba kernels, against torch.
+WINOGRAD_GRID = [dict(batch=3, image=(9, 8), channels=32, filters=64, filter_size=3, strides=1, padding="same",
+                      activation="relu", use_bias=True),
+                 dict(batch=2, image=(7, 7), channels=32, filters=64, filter_size=3, strides=1, padding="valid",
+                      activation="tanh", use_bias=False)]
+
+
+@pytest.mark.torch
+def test_winograd_convolution_matches_torch(parity_log):
+    pytest.importorskip("numba")
+    import nnxp
+    from nnxp.kernels.cpu import paths
+
+    with nnxp.use_backend("cpu", dtype="float64", kernels="numba") as backend:
+        paths.taken()  # forget the ops before this test
+        run_grid(WINOGRAD_GRID, compare_conv, "conv", backend, parity_log)
+        assert {path for _, path in paths.taken()} == {"winograd"}

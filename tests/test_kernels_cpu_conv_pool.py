@@ -3,10 +3,10 @@
 Each op is called twice with the same NumPy arrays, kernel_mode="numba" and "reference":
 float64 results agree to 1e-12 relative, float32 results to float32 precision. The
 grids cover strides, every padding form, odd sizes, channel counts, ties in max and
-min pooling, and the first-layer shortcut (need_dX=False). Convolution runs on both
-of its CPU kernels (``cpu_path``: the direct loops, and im2col + BLAS in chunks of one
-sample), with and without the activation applied by the kernel (ReLU, identity; tanh
-is applied after it).
+min pooling, and the first-layer shortcut (need_dX=False). Convolution runs on each
+of its CPU kernels (``conv_cpu_path``: the direct loops, im2col + BLAS in chunks of one
+sample, and for 3x3 filters at stride 1 Winograd's), with and without the activation
+applied by the kernel (ReLU, identity; tanh is applied after it).
 """
 
 import itertools
@@ -52,8 +52,9 @@ def pool_grid():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_conv_kernels_match_the_reference(dtype, rng, cpu_path):
-    failures, count = [], 0
+def test_conv_kernels_match_the_reference(dtype, rng, conv_cpu_path):
+    failures, count, ran = [], 0, set()
+    taken()  # forget the ops before this test
     for index, config in enumerate(conv_grid()):
         k, s, padding = config["filters"]
         X = rng.standard_normal((config["batch"], *config["image"], config["channels"])).astype(dtype)
@@ -81,8 +82,49 @@ def test_conv_kernels_match_the_reference(dtype, rng, cpu_path):
         if bad:
             failures.append(f"{config}: {bad}")
         count += 1
+        ran.update(path for _, path in taken())  # taken() keeps the last 64 ops: asked per config
     assert count >= 40 and not failures, "\n".join(failures)
-    assert {path for _, path in taken()} == {cpu_path}, "another path ran than the one forced"
+    if conv_cpu_path == "winograd":  # the grid's 3x3 filters at stride 1 on it, the others on BLAS
+        assert ran == {"winograd", "blas"}, ran
+    else:
+        assert ran == {conv_cpu_path}, "another path ran than the one forced"
+
+
+WINOGRAD_SHAPES = [  # (m, H, W, C, F, padding): odd and even outputs, channels for the SIMD loops, chunks
+    (4, 9, 8, 32, 64, ((1, 1), (1, 1))), (3, 6, 7, 16, 8, ((0, 0), (0, 0))), (5, 5, 5, 3, 32, ((2, 1), (0, 2))),
+    (2, 1, 1, 2, 3, ((1, 1), (1, 1)))]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("shape", WINOGRAD_SHAPES, ids=lambda s: "x".join(map(str, s[:5])))
+def test_winograd_matches_the_reference_with_wide_channels_and_several_chunks(dtype, shape, rng, monkeypatch):
+    """Winograd's kernel (kernels/cpu/conv_winograd.py) at the channel counts its rule sends
+    there and at odd sizes (a row or column of tiles half outside the output), in chunks
+    of one and of two samples: Z, A, dZ, dX, dW and db as the reference gives them, and
+    a first layer's dW without dX."""
+    from nnxp.kernels.cpu import conv_winograd, paths
+
+    m, H, W_, C, F, padding = shape
+    X = rng.standard_normal((m, H, W_, C)).astype(dtype)
+    W = (rng.standard_normal((3, 3, C, F)) / np.sqrt(9 * C)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    relu = get_activation("relu")
+    reference = conv2d_activation_forward(X, W, b, (1, 1), padding, relu, kernel_mode="reference")
+    dA = rng.standard_normal(reference[0].shape).astype(dtype)
+    expected = reference + conv2d_activation_backward(dA, *reference, X, W, (1, 1), padding, relu, True,
+                                                      kernel_mode="reference")
+    for chunk_bytes in (1, 16 * 4 * 2 * max(C, F) * X.itemsize * 2):  # one sample a chunk; about two
+        monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", chunk_bytes)
+        with paths.forced("winograd"):
+            forward = conv2d_activation_forward(X, W, b, (1, 1), padding, relu, kernel_mode="numba")
+            got = forward + conv2d_activation_backward(dA, *forward, X, W, (1, 1), padding, relu, True,
+                                                       kernel_mode="numba")
+            first_layer = conv2d_backward(got[5], X, W, (1, 1), padding, need_dX=False, kernel_mode="numba")
+            assert {path for _, path in taken()} == {"winograd"}
+        errors = {name: relative_error(a, r) for name, a, r in zip(("Z", "A", "dX", "dW", "db", "dZ"), got, expected)}
+        errors["dW without dX"] = relative_error(first_layer[1], expected[3])
+        assert first_layer[0] is None
+        assert max(errors.values()) <= TOLERANCE[dtype], (chunk_bytes, errors)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

@@ -1,9 +1,9 @@
 """One seed, the same weights on every machine: training gives bit-identical weights
 with 1, 2 or 3 Numba threads (the kernels' sums over samples use fixed chunks, see
 ``nnxp.kernels.cpu.chunks``), for a CNN, an LSTM, a GRU and an RNN, in both dtypes, on
-both CPU kernel paths: the direct loops, and BLAS products (chunks fixed by the shapes,
-each on one BLAS thread, see ``nnxp.kernels.cpu.workers``; made small here, so that a
-batch of 40 makes several).
+every CPU kernel path: the direct loops, BLAS products (chunks fixed by the shapes, each
+on one BLAS thread, see ``nnxp.kernels.cpu.workers``; made small here, so that a batch
+of 40 makes several), and Winograd's for the convolutions (chunked as BLAS's).
 
 Run in a subprocess that allows 3 threads (``NUMBA_NUM_THREADS``), so that the test
 means the same on a machine of any size, 3 included (an uneven split of a batch).
@@ -25,7 +25,7 @@ TRAIN = textwrap.dedent("""
     import hashlib, json, sys
     import numpy as np
     import nnxp
-    from nnxp.kernels.cpu import conv_gemm, paths, recurrent_blas
+    from nnxp.kernels.cpu import conv_gemm, conv_winograd, paths, recurrent_blas
     path = sys.argv[1]
     from nnxp.layers import GRU, LSTM, RNN, Convolution, Dense, Embedding, Flatten, Pooling
 
@@ -36,8 +36,9 @@ TRAIN = textwrap.dedent("""
     # the BLAS path's chunks: small for the small layers (a batch of 40 makes 4 and 20), as
     # they are for the wide ones, whose products are then large enough (3600 x 72 @ 72 x 16,
     # 20 x 64 @ 64 x 256) for OpenBLAS's float32 results to change with its thread count
-    small, as_they_are = (20000, 2, 2), (conv_gemm.CHUNK_BYTES, recurrent_blas.MOST_SAMPLES,
-                                         recurrent_blas.FEWEST_SAMPLES)
+    small = (20000, 2, 2, 2000)
+    as_they_are = (conv_gemm.CHUNK_BYTES, recurrent_blas.MOST_SAMPLES, recurrent_blas.FEWEST_SAMPLES,
+                   conv_winograd.CHUNK_BYTES)
     bodies = {"cnn": (images, lambda: [Convolution(4, 3), Pooling(2), Flatten()], small),
               "lstm": (sequences, lambda: [LSTM(6)], small), "gru": (sequences, lambda: [GRU(6)], small),
               "rnn": (sequences, lambda: [RNN(6)], small),
@@ -46,7 +47,8 @@ TRAIN = textwrap.dedent("""
     digests = {}
     for dtype in ("float32", "float64"):
         for name, (X, body, chunks) in bodies.items():
-            conv_gemm.CHUNK_BYTES, recurrent_blas.MOST_SAMPLES, recurrent_blas.FEWEST_SAMPLES = chunks
+            (conv_gemm.CHUNK_BYTES, recurrent_blas.MOST_SAMPLES, recurrent_blas.FEWEST_SAMPLES,
+             conv_winograd.CHUNK_BYTES) = chunks
             for threads in (1, 2, 3):
                 nnxp.set_num_threads(threads)
                 with nnxp.use_backend("cpu", dtype=dtype, kernels="numba"), paths.forced(path):
@@ -63,7 +65,7 @@ TRAIN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("path", ["direct", "blas"])
+@pytest.mark.parametrize("path", ["direct", "blas", "winograd"])
 def test_one_two_or_three_threads_train_the_same_weights(tmp_path, path):
     environment = {**os.environ, "NUMBA_NUM_THREADS": "3"}
     done = subprocess.run([sys.executable, "-c", TRAIN, path], env=environment, capture_output=True, text=True,

@@ -1,13 +1,15 @@
 """Convolution: the direct kernels (kernels/cpu/conv.py) against im2col + BLAS
-(kernels/cpu/conv_gemm.py), forward + backward with ReLU (fused in both), at the shapes
-of the workloads or on a grid (``--grid``).
+(kernels/cpu/conv_gemm.py) and, for 3x3 filters, Winograd's (kernels/cpu/conv_winograd.py),
+forward + backward with ReLU (fused in all), at the shapes of the workloads or on a grid
+(``--grid``).
 
     python benchmarks/probes/conv_paths.py [--threads 2] [--rounds 7] [--calls 9]
 
 In one process, interleaved: each round times every variant (the median of ``calls``
 calls), and the ratios are taken within a round, so that the machine's drift (20-30%
 within an hour on the shared 2-core machine) cancels. Prints, per shape and dtype, the
-median ms of each path over the rounds and the ratio gemm / direct (median and range).
+median ms of each path over the rounds and the ratios gemm / direct and winograd / the
+faster of the other two (median and range).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ SHAPES = {  # name: (m, H, W, C, k, F, pad, need_dX)
 
 def variants(shape, dtype):
     from nnxp.kernels.activation_codes import RELU
-    from nnxp.kernels.cpu import conv, conv_gemm
+    from nnxp.kernels.cpu import conv, conv_gemm, conv_winograd
 
     m, H, W, C, k, F, pad, need_dX = shape
     rng = np.random.default_rng(0)
@@ -46,7 +48,10 @@ def variants(shape, dtype):
             module.conv2d_activation_backward(dA, Z, A, X, Wt, strides, padding, need_dX, RELU)
         return step
 
-    return {"direct": run(conv), "gemm": run(conv_gemm)}
+    kernels = {"direct": run(conv), "gemm": run(conv_gemm)}
+    if k == 3:
+        kernels["winograd"] = run(conv_winograd)
+    return kernels
 
 
 def median_time(function, calls):
@@ -89,9 +94,14 @@ def main():
     print(f"threads {args.threads}; ms, median of {args.rounds} rounds; ratio gemm/direct median (min-max)")
     for (name, dtype), t in times.items():
         ratios = [g / d for g, d in zip(t["gemm"], t["direct"])]
-        print(f"{name:5s} {dtype:8s} direct {statistics.median(t['direct']) * 1e3:8.3f}  gemm "
-              f"{statistics.median(t['gemm']) * 1e3:8.3f}  ratio {statistics.median(ratios):.3f} "
-              f"({min(ratios):.3f}-{max(ratios):.3f})")
+        line = (f"{name:5s} {dtype:8s} direct {statistics.median(t['direct']) * 1e3:8.3f}  gemm "
+                f"{statistics.median(t['gemm']) * 1e3:8.3f}  ratio {statistics.median(ratios):.3f} "
+                f"({min(ratios):.3f}-{max(ratios):.3f})")
+        if "winograd" in t:
+            ratios = [w / min(g, d) for w, g, d in zip(t["winograd"], t["gemm"], t["direct"])]
+            line += (f"  winograd {statistics.median(t['winograd']) * 1e3:8.3f}  ratio {statistics.median(ratios):.3f} "
+                     f"({min(ratios):.3f}-{max(ratios):.3f})")
+        print(line)
 
 
 if __name__ == "__main__":

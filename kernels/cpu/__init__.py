@@ -2,7 +2,8 @@
 
 Each public function has the name and the arguments of its ``nnxp.ops`` twin. Each
 op has two kernels, the direct loops (``conv.py``, ``recurrent.py``) and one with its
-matrix products on BLAS (``conv_gemm.py``, ``recurrent_blas.py``); the functions below
+matrix products on BLAS (``conv_gemm.py``, ``recurrent_blas.py``), and convolutions of
+3x3 filters at stride 1 a third, Winograd's (``conv_winograd.py``); the functions below
 pick one per call, by the shapes and the dtype (``paths.py`` has the rule and its
 measurements), and note which ran. Pooling has one kernel (``pool.py``).
 
@@ -39,8 +40,8 @@ import threading
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
-from . import conv, conv_gemm, recurrent, recurrent_blas  # noqa: E402  (after the setting above)
-from .paths import BLAS, PATHS, conv_path, forced, note, recurrent_path  # noqa: E402
+from . import conv, conv_gemm, conv_winograd, recurrent, recurrent_blas  # noqa: E402  (after the setting above)
+from .paths import BLAS, CONV_PATHS, DIRECT, PATHS, WINOGRAD, conv_path, forced, note, recurrent_path  # noqa: E402
 from .pool import pool2d_backward, pool2d_forward  # noqa: E402
 from ..activation_codes import IDENTITY, RECURRENT_ACTIVATIONS, RELU  # noqa: E402
 
@@ -52,26 +53,29 @@ CONV_ACTIVATIONS = {"identity": IDENTITY, "relu": RELU}
 # --------------------------------------------------------------------------- the path of each call
 
 
-def _conv(op, X, W):
+_CONV_KERNELS = {DIRECT: conv, BLAS: conv_gemm, WINOGRAD: conv_winograd}
+
+
+def _conv(op, X, W, strides):
     """The convolution kernel module for these shapes (paths.conv_path), noted."""
-    return conv_gemm if note(op, conv_path(X.shape, W.shape, X.dtype)) == BLAS else conv
+    return _CONV_KERNELS[note(op, conv_path(X.shape, W.shape, X.dtype, strides))]
 
 
 def conv2d_forward(X, W, b, strides, padding):
-    return _conv("conv2d_forward", X, W).conv2d_forward(X, W, b, strides, padding)
+    return _conv("conv2d_forward", X, W, strides).conv2d_forward(X, W, b, strides, padding)
 
 
 def conv2d_activation_forward(X, W, b, strides, padding, activation):
-    return _conv("conv2d_forward", X, W).conv2d_activation_forward(X, W, b, strides, padding, activation)
+    return _conv("conv2d_forward", X, W, strides).conv2d_activation_forward(X, W, b, strides, padding, activation)
 
 
 def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
-    return _conv("conv2d_backward", X, W).conv2d_backward(dZ, X, W, strides, padding, need_dX)
+    return _conv("conv2d_backward", X, W, strides).conv2d_backward(dZ, X, W, strides, padding, need_dX)
 
 
 def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
-    return _conv("conv2d_backward", X, W).conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX,
-                                                                     activation)
+    return _conv("conv2d_backward", X, W, strides).conv2d_activation_backward(dA, Z, A, X, W, strides, padding,
+                                                                              need_dX, activation)
 
 
 def _recurrent(op, X, V, gates):
@@ -115,10 +119,10 @@ from .recurrent import parallel_threshold  # noqa: E402
 # What ``nnxp.ops.warmup`` runs so that every compiled variant exists: a batch under the
 # recurrent kernels' parallel_threshold (their serial variants) and one over it with two
 # chunks of gradient sums (the parallel ones); pooling with fewer channels than its SIMD
-# paths need, and with as many as each (LANES, TILE_LANES); each op on both of its
-# kernels (``forced``).
+# paths need, and with as many as each (LANES, TILE_LANES); each op on each of its
+# kernels (``forced``), convolution on its three.
 WARM_UP = {"samples": (max(1, parallel_threshold - 1), max(parallel_threshold, 2 * CHUNK_SAMPLES)),
-           "channels": (1, LANES, TILE_LANES), "paths": PATHS}
+           "channels": (1, LANES, TILE_LANES), "paths": PATHS, "conv paths": CONV_PATHS}
 
 _one_at_a_time = threading.Lock()
 
@@ -150,6 +154,6 @@ conv2d_activation_forward, conv2d_activation_backward = map(
 rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward = map(
     _thread_safe, (rnn_forward, rnn_backward, gru_forward, gru_backward, lstm_forward, lstm_backward))
 
-__all__ = ["WARM_UP", "PATHS", "forced", "conv2d_forward", "conv2d_backward", "conv2d_activation_forward", "conv2d_activation_backward",
+__all__ = ["WARM_UP", "PATHS", "CONV_PATHS", "forced", "conv2d_forward", "conv2d_backward", "conv2d_activation_forward", "conv2d_activation_backward",
            "CONV_ACTIVATIONS", "pool2d_forward", "pool2d_backward", "RECURRENT_ACTIVATIONS",
            "rnn_forward", "rnn_backward", "gru_forward", "gru_backward", "lstm_forward", "lstm_backward"]

@@ -9,6 +9,10 @@ Every op of this package has two kernels:
   per chunk of samples (and per step), and Numba does what lies between them; the
   chunks run in parallel on Numba's threads (``workers.py``).
 
+Convolutions of 3x3 filters at stride 1 have a third, ``winograd`` (``conv_winograd.py``):
+Winograd's F(2x2, 3x3), whose 16 products per tile of 2x2 outputs do the work of 36,
+on BLAS in chunks as ``blas``.
+
 Small layers are faster direct (a BLAS call costs microseconds of set-up, and a
 product with 8 columns keeps few of its SIMD lanes busy); large ones through BLAS,
 whose products run near the core's peak. Where one turns into the other was measured
@@ -19,9 +23,10 @@ alone. Never of the number of threads: both paths give the same results on 1, 2 
 threads, but not the same as each other (sums in another order), so a rule that looked
 at the threads would train one seed to different weights on different machines.
 
-``NNXP_CPU_PATH=direct`` or ``blas`` (or ``forced(...)``, for tests) makes every op take
-that path; ``taken()`` tells which path each op of this thread took since it was last
-asked (``nnxp.ops.paths_taken``, which the profile shows).
+``NNXP_CPU_PATH=direct``, ``blas`` or ``winograd`` (or ``forced(...)``, for tests) makes
+every op take that path (``winograd``: every convolution it can compute, the others and
+the recurrent ops on ``blas``); ``taken()`` tells which path each op of this thread took
+since it was last asked (``nnxp.ops.paths_taken``, which the profile shows).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ import threading
 
 import numpy as np
 
-DIRECT, BLAS = "direct", "blas"
-PATHS = (DIRECT, BLAS)
+DIRECT, BLAS, WINOGRAD = "direct", "blas", "winograd"
+PATHS = (DIRECT, BLAS)  # every op's two kernels
+CONV_PATHS = (DIRECT, BLAS, WINOGRAD)  # a convolution's, for 3x3 filters at stride 1
 
 _forced = threading.local()  # a forced path in this thread (tests), over the environment's
 
@@ -87,13 +93,35 @@ CONV_RULE = {"float32": ((16, 144, None),),  # (filters at least, K at least, K 
              "float64": ((64, 144, None),)}
 
 
-def conv_path(X_shape, W_shape, dtype) -> str:
-    """The path of a convolution of images X_shape (m, H, W, C) by filters W_shape (kh, kw, C, F)."""
+# Winograd (conv_winograd.py), for 3x3 filters at stride 1: its 16 products per tile are
+# narrow (K = C) and its transforms read and write 16 x (C + F) numbers a tile, so it
+# pays where C x F is large and the products slow. Forward + backward with ReLU, 2
+# threads, 5 interleaved rounds (2026-12-01, late), winograd / the rule's path: float64
+# W7's second layer (32 -> 64, 256 16x16 images) 0.72 against BLAS (0.56 against the
+# direct loops); 64 images of 16x16, C -> F: 32 -> 32 1.03, 16 -> 64 1.33 (BLAS), 16 -> 32
+# 1.53, 8 -> 16 1.95 (direct), W7's first layer (3 -> 32) 2.2. Float32, whose products
+# run twice as fast while the transforms do not: W7's second alone 0.96-1.13 (a tie), but
+# in W7's epoch, interleaved (8 and 14 epochs each): float32 0.932 (0.86-0.97) and 0.909
+# (0.73-1.03), float64 0.793 (0.74-1.04). So both dtypes take it from 32 channels and 64
+# filters.
+WINOGRAD_RULE = {"float32": ((32, 64),), "float64": ((32, 64),)}  # (channels at least, filters at least)
+
+
+def conv_path(X_shape, W_shape, dtype, strides=(1, 1)) -> str:
+    """The path of a convolution of images X_shape (m, H, W, C) by filters W_shape (kh, kw, C, F)
+    at ``strides``."""
     kh, kw, C, F = W_shape
-    if _override() is not None:
-        return _override()
+    winograd_fits = (kh, kw) == (3, 3) and tuple(strides) == (1, 1)
+    forced_path = _override()
+    if forced_path == WINOGRAD:
+        return WINOGRAD if winograd_fits else BLAS
+    if forced_path is not None:
+        return forced_path
+    name = str(np.dtype(dtype))
+    if winograd_fits and any(C >= channels and F >= filters for channels, filters in WINOGRAD_RULE.get(name, ())):
+        return WINOGRAD
     K = kh * kw * C
-    for filters, low, high in CONV_RULE.get(str(np.dtype(dtype)), ()):
+    for filters, low, high in CONV_RULE.get(name, ()):
         if F >= filters and K >= low and (high is None or K < high):
             return BLAS
     return DIRECT
@@ -110,8 +138,9 @@ RECURRENT_MIN_PRODUCT = 1 << 20
 
 def recurrent_path(samples: int, units: int, gates: int, dtype) -> str:
     """The path of a recurrent op over ``samples`` sequences with ``units`` units and ``gates`` gates."""
-    if _override() is not None:
-        return _override()
+    forced_path = _override()
+    if forced_path is not None:
+        return BLAS if forced_path == WINOGRAD else forced_path  # winograd: convolutions only
     return BLAS if samples * units * gates * units >= RECURRENT_MIN_PRODUCT else DIRECT
 
 
@@ -120,16 +149,17 @@ def recurrent_path(samples: int, units: int, gates: int, dtype) -> str:
 
 def _override() -> str | None:
     path = getattr(_forced, "path", None) or os.environ.get("NNXP_CPU_PATH") or None
-    if path is not None and path not in PATHS:
-        raise ValueError(f"NNXP_CPU_PATH must be one of {PATHS} or unset, got {path!r}")
+    if path is not None and path not in CONV_PATHS:
+        raise ValueError(f"NNXP_CPU_PATH must be one of {CONV_PATHS} or unset, got {path!r}")
     return path
 
 
 @contextlib.contextmanager
 def forced(path: str | None):
-    """Every op in this thread takes ``path`` ("direct", "blas"; None: the rule) inside the block."""
-    if path is not None and path not in PATHS:
-        raise ValueError(f"path must be one of {PATHS} or None, got {path!r}")
+    """Every op in this thread takes ``path`` ("direct", "blas", "winograd" as NNXP_CPU_PATH;
+    None: the rule) inside the block."""
+    if path is not None and path not in CONV_PATHS:
+        raise ValueError(f"path must be one of {CONV_PATHS} or None, got {path!r}")
     before = getattr(_forced, "path", None)
     _forced.path = path
     try:
@@ -145,7 +175,10 @@ def rule() -> dict:
 
     conv = {dtype: " or ".join(f"F >= {f}, {window(low, high)}" for f, low, high in clauses)
             for dtype, clauses in CONV_RULE.items()}
+    winograd = "; ".join(f"{d}: " + " or ".join(f"C >= {c}, F >= {f}" for c, f in clauses)
+                         for d, clauses in WINOGRAD_RULE.items())
     return {"forced (NNXP_CPU_PATH)": os.environ.get("NNXP_CPU_PATH") or "no",
+            "convolution by Winograd (3x3, stride 1, C channels, F filters)": winograd,
             "convolution on BLAS (F filters, K = kh*kw*C)": "; ".join(f"{d}: {r}" for d, r in conv.items()),
             "recurrent on BLAS": f"from m*u*gates*u = {RECURRENT_MIN_PRODUCT} multiply-adds a step"}
 

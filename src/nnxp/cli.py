@@ -182,7 +182,7 @@ def _kernel_paths():
     from .kernels.cpu import paths
     from .workloads import WORKLOADS
 
-    table = Table(title="CPU kernels: direct loops or BLAS products (the workloads' layers)",
+    table = Table(title="CPU kernels: direct loops, BLAS products or Winograd's (the workloads' layers)",
                   caption="; ".join(f"{k}: {v}" for k, v in paths.rule().items()))
     for column in ("workload", "layer", "float32", "float64"):
         table.add_column(column)

@@ -212,7 +212,8 @@ def _profile_table(profiles: dict, title: str, narrow: bool):
     kept = (first.repeats + 1) // 2
     caption = f"ms per step, batch {first.batch_size}, faster {kept} of {first.repeats}"
     if any(p.paths for p in profiles.values()):
-        caption += "; direct, blas: the CPU kernel that ran (Numba loops, BLAS products)"
+        caption += ("; direct, blas, winograd: the CPU kernel that ran (Numba loops, BLAS products, "
+                    "Winograd's transforms)")
     table = Table(title=title, title_style="bold", min_width=len(title),  # the title on one line, where it fits
                   caption=caption)
     table.add_column("part", overflow="fold")

@@ -92,8 +92,9 @@ def kernel_module(kernel_mode: str, array):
 
 
 def paths_taken() -> list[tuple[str, str]]:
-    """Which of its two kernels each CPU op of this thread ran since the last call, as
-    (op, path) pairs, path "direct" (Numba loops) or "blas" (BLAS products); the CPU
+    """Which of its kernels each CPU op of this thread ran since the last call, as (op,
+    path) pairs, path "direct" (Numba loops), "blas" (BLAS products) or "winograd" (a
+    3x3 convolution by Winograd's transforms and BLAS products); the CPU
     kernels choose by the shapes (``nnxp.kernels.cpu.paths``). Empty where no CPU kernel
     ran (the reference code, the GPU), and never imports the kernels to say so."""
     package = sys.modules.get("nnxp.kernels.cpu")

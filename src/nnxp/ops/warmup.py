@@ -13,7 +13,8 @@ them (its ``WARM_UP``), and every op runs at each, on tiny inputs, through the s
 dispatch as a layer's call. The CPU's convolution and recurrent ops also have two
 kernels each, the direct loops and one with BLAS products, chosen by the shapes: every
 op runs on each (``WARM_UP["paths"]``, forced with the package's ``forced``), a
-convolution also with ReLU applied by the kernel.
+convolution also on Winograd's (``WARM_UP["conv paths"]``) and with ReLU applied by the
+kernel.
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ def warm_up(backend) -> list[str]:
     for samples in module.WARM_UP["samples"]:
         images = backend.asarray(rng.standard_normal((samples, 6, 6, 2)))
         sequences = backend.asarray(rng.standard_normal((samples, 4, 3)))
-        for path in module.WARM_UP.get("paths", (None,)):  # None: the package has one kernel per op
+        paths = module.WARM_UP.get("paths", (None,))  # None: the package has one kernel per op
+        for path in module.WARM_UP.get("conv paths", paths):
             on = f", {path}" if path else ""
             with module.forced(path) if path else contextlib.nullcontext():
                 _convolution(backend, rng, images)
                 done.append(f"conv2d, {samples} samples{on}")
+                if path not in paths:  # a convolution's own kernel (Winograd's)
+                    continue
                 for family in RECURRENT:
                     _recurrent(backend, rng, sequences, family)
                     done.append(f"{family}, {samples} samples{on}")

@@ -1,0 +1,374 @@
+"""Convolution by Winograd's minimal filtering, F(2x2, 3x3), for the CPU.
+
+The same maths as ``nnxp.ops.conv`` (read it first) for 3x3 filters at stride 1, the
+same arguments and results as ``conv_gemm.py``, with fewer multiplications. The idea
+(Winograd 1980; for neural networks Lavin and Gray, 2016), in one dimension first: two
+outputs of a 3-tap filter g over four inputs d,
+
+    y0 = d0 g0 + d1 g1 + d2 g2        (6 multiplications)
+    y1 = d1 g0 + d2 g1 + d3 g2
+
+are also, with m1 = (d0 - d2) g0, m2 = (d1 + d2)(g0 + g1 + g2)/2,
+m3 = (d2 - d1)(g0 - g1 + g2)/2, m4 = (d1 - d3) g2,
+
+    y0 = m1 + m2 + m3,   y1 = m2 - m3 - m4     (4 multiplications)
+
+In matrices, y = A^T [(G g) * (B^T d)], * elementwise, with
+
+    B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+          [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+          [0 -1  1  0]         [1/2 -1/2  1/2]
+          [0  1  0 -1]         [ 0    0    1 ]
+
+Nested along rows and columns, a 2x2 tile of outputs comes from the 4x4 patch d of
+inputs under it (patches overlap by 2) as Y = A^T [U * V] A with U = G g G^T and
+V = B^T d B: 16 multiplications instead of 36. Over channels and filters the product
+at each of the 16 positions e of the 4x4 is a matrix product, and that is where the
+work goes (T tiles, C channels, F filters)::
+
+    V[e]  (T, C)   every tile's transformed patch, position e, one row per tile
+    U[e]  (C, F)   the transformed filters (computed once per call, in NumPy)
+    M[e] = V[e] @ U[e]                      16 products, 2.25x fewer FLOPs than im2col's
+    Z tile = A^T M A + b                    (and A = max(Z, 0), in the same pass)
+
+Backward, the same transforms run the other way (each is linear): with dY a tile of
+dZ, dM = A dY A^T, then
+
+    dU[e] = V[e]^T @ dM[e]                  summed over tiles: dW = G^T dU G
+    dV[e] = dM[e] @ U[e]^T                  dX = the sum over tiles of B dV B^T,
+                                            each on its own 4x4 patch
+    db = the sum of dZ
+
+The transforms are exact rearrangements of sums (halves and signs), so results differ
+from the reference by rounding only: float64 within 1e-14 relative on the tests' grids.
+An output grid of odd size gets one more row or column of tiles, computed and dropped
+(backward, their dY is 0); patches past the padded image read zeros.
+
+**When it pays** (``paths.py``): the 16 products are narrow (K = C channels), and the
+transforms read and write every tile's 16 x (C + F) numbers, against im2col's one GEMM
+of K = 9 C. So it wins where C x F is large and the products are slow: float64, 32
+channels to 64 filters (W7's second layer: forward + backward 0.72x BLAS's time). In
+float32, whose products run twice as fast while the transforms do not, it ties.
+
+Layout and speed. Chunks of samples, each on one thread (``workers.share``), as in
+``conv_gemm.py``; dW's and db's partial sums per chunk are added in chunk order, so the
+bits do not depend on the number of threads. V and M are (16, T + 1, C or F): the
+spare row puts the 16 positions of a tile 4 KB-unaligned apart (T x C x 4 bytes is a
+multiple of 4096 at W7's shapes, and 16 streams that far apart fight for the same
+cache sets: the input transform ran 3.7x slower). Every inner loop runs along the
+channels or filters with ONE array written, so that LLVM turns it into SIMD code
+(loops that wrote all 16 positions at once stayed scalar: 3.2x slower).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..activation_codes import RELU
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+from . import workers
+from . import buffers  # the large arrays, recycled across calls
+
+KERNEL = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+# The transforms as tables of (index, sign) terms, one row of each matrix per row:
+# B^T: row r of B^T d is d[BT_TERMS[r, 0]] + BT_SIGNS[r] * d[BT_TERMS[r, 1]]
+BT_TERMS = np.array([[0, 2], [1, 2], [2, 1], [1, 3]], dtype=np.int64)
+BT_SIGNS = np.array([-1.0, 1.0, -1.0, -1.0])
+# A^T: row r of A^T m is m[i0] + s1 * m[i1] + s2 * m[i2]
+AT_TERMS = np.array([[0, 1, 2], [1, 2, 3]], dtype=np.int64)
+AT_SIGNS = np.array([[1.0, 1.0], [-1.0, -1.0]])
+# A (4 x 2): row r of A g is s0 * g[i0] + s1 * g[i1]; index 2 is a row of zeros
+A_TERMS = np.array([[0, 2], [0, 1], [0, 1], [1, 2]], dtype=np.int64)
+A_SIGNS = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
+# B (4 x 4) = (B^T)^T: row r of B v has B_COUNT[r] terms s * v[i]
+B_TERMS = np.array([[0, 0, 0], [1, 2, 3], [0, 1, 2], [3, 0, 0]], dtype=np.int64)
+B_SIGNS = np.array([[1.0, 0.0, 0.0], [1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [-1.0, 0.0, 0.0]])
+B_COUNT = np.array([1, 3, 3, 1], dtype=np.int64)
+
+# A chunk's M (16 x tiles x max(C, F) numbers) is about this many bytes at most: 1 MB
+# measured best at W7's second layer (float64, 2 threads: 256 KB 1.15x, 512 KB 1.10x,
+# 2 MB within noise).
+CHUNK_BYTES = 1 << 20
+SPARE = 1  # the spare row of V and M (module docstring)
+
+
+def applies(W_shape, strides) -> bool:
+    """Whether this kernel computes the convolution: 3x3 filters at stride 1."""
+    return tuple(W_shape[:2]) == (3, 3) and tuple(strides) == (1, 1)
+
+
+# --------------------------------------------------------------------------- the transforms
+# Every index below is unsigned (np.uint64): for a signed index Numba adds a test for
+# negative values, which stops LLVM from vectorising (conv_gemm.py).
+
+
+@njit(**KERNEL)
+def input_tiles(X, first, last, top, left, th, tw, image, V):
+    """V (16, rows, C) <- B^T d B of every 4x4 patch d of samples first..last-1, tile by
+    tile (th x tw a sample); ``image`` (2 th + 2, 2 tw + 2, C) is zero-padded scratch
+    whose border stays zero."""
+    _, H, W, C = X.shape
+    Wi = 2 * tw + 2
+    Cu = np.uint64(C)
+    S = np.uint64(V.shape[1]) * Cu  # from one position e to the next in V
+    R = np.uint64(Wi) * Cu  # from one image row to the next
+    flat_image, out = image.reshape(image.size), V.reshape(V.size)
+    t = np.uint64(0)
+    for n in range(first, last):
+        for r in range(H):
+            start, pixels = np.uint64(((r + top) * Wi + left) * C), X[n, r].reshape(W * C)
+            for q in range(np.uint64(W * C)):
+                flat_image[start + q] = pixels[q]
+        for ty in range(th):
+            for tx in range(tw):
+                corner = np.uint64((2 * ty * Wi + 2 * tx) * C)  # pixel (0, 0) of the patch, channel 0
+                for a in range(4):  # V[a, b] = sum of the 2 x 2 terms of B^T's rows a and b
+                    row0, row1 = np.uint64(BT_TERMS[a, 0]) * R, np.uint64(BT_TERMS[a, 1]) * R
+                    sa = X.dtype.type(BT_SIGNS[a])
+                    for b in range(4):
+                        col0, col1 = np.uint64(BT_TERMS[b, 0]) * Cu, np.uint64(BT_TERMS[b, 1]) * Cu
+                        sb = X.dtype.type(BT_SIGNS[b])
+                        d00, d01 = corner + row0 + col0, corner + row0 + col1
+                        d10, d11 = corner + row1 + col0, corner + row1 + col1
+                        o = np.uint64(a * 4 + b) * S + t * Cu
+                        for c in range(Cu):
+                            out[o + c] = ((flat_image[d00 + c] + sb * flat_image[d01 + c])
+                                          + sa * (flat_image[d10 + c] + sb * flat_image[d11 + c]))
+                t += np.uint64(1)
+
+
+@njit(**KERNEL)
+def output_tiles(M, first, last, th, tw, b, relu, Z, A):
+    """Z (and A = max(Z, 0) with ``relu``) of samples first..last-1 <- A^T M A + b, the
+    2 x 2 outputs of each tile that lie inside the output."""
+    _, oh, ow, F = Z.shape
+    Fu = np.uint64(F)
+    S = np.uint64(M.shape[1]) * Fu
+    m = M.reshape(M.size)
+    zero = Z.dtype.type(0)
+    t = np.uint64(0)
+    for n in range(first, last):
+        Zn, An = Z[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F)
+        for ty in range(th):
+            for tx in range(tw):
+                tile = t * Fu
+                for a in range(2):
+                    y = 2 * ty + a
+                    if y >= oh:
+                        continue
+                    r0 = tile + np.uint64(AT_TERMS[a, 0] * 4) * S
+                    r1 = tile + np.uint64(AT_TERMS[a, 1] * 4) * S
+                    r2 = tile + np.uint64(AT_TERMS[a, 2] * 4) * S
+                    sa1, sa2 = Z.dtype.type(AT_SIGNS[a, 0]), Z.dtype.type(AT_SIGNS[a, 1])
+                    for bb in range(2):
+                        x = 2 * tx + bb
+                        if x >= ow:
+                            continue
+                        c0, c1, c2 = (np.uint64(AT_TERMS[bb, 0]) * S, np.uint64(AT_TERMS[bb, 1]) * S,
+                                      np.uint64(AT_TERMS[bb, 2]) * S)
+                        sb1, sb2 = Z.dtype.type(AT_SIGNS[bb, 0]), Z.dtype.type(AT_SIGNS[bb, 1])
+                        z = np.uint64((y * ow + x) * F)
+                        for f in range(Fu):
+                            row0 = m[r0 + c0 + f] + sb1 * m[r0 + c1 + f] + sb2 * m[r0 + c2 + f]
+                            row1 = m[r1 + c0 + f] + sb1 * m[r1 + c1 + f] + sb2 * m[r1 + c2 + f]
+                            row2 = m[r2 + c0 + f] + sb1 * m[r2 + c1 + f] + sb2 * m[r2 + c2 + f]
+                            Zn[z + f] = (row0 + sa1 * row1 + sa2 * row2) + b[f]
+                        if relu:  # its own loop: one array written per loop (module docstring)
+                            for f in range(Fu):
+                                value = Zn[z + f]
+                                An[z + f] = value if value > zero else zero
+                t += np.uint64(1)
+
+
+@njit(**KERNEL)
+def gradient_tiles(given, A, relu, first, last, th, tw, dZ, db, dM, tile_dZ):
+    """dM (16, rows, F) <- A dY A^T of every tile of samples first..last-1, and db += the
+    sum of dZ. ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where A > 0 is
+    written to dZ on the way. ``tile_dZ`` (5, F) is scratch: the tile's four dZ values
+    (0 outside the output), then a row of zeros."""
+    _, oh, ow, F = given.shape
+    Fu = np.uint64(F)
+    S = np.uint64(dM.shape[1]) * Fu
+    out, g = dM.reshape(dM.size), tile_dZ.reshape(tile_dZ.size)
+    zero = given.dtype.type(0)
+    g[np.uint64(4) * Fu:] = zero
+    t = np.uint64(0)
+    for n in range(first, last):
+        Gn, An, Dn = given[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F), dZ[n].reshape(oh * ow * F)
+        for ty in range(th):
+            for tx in range(tw):
+                for k in range(4):  # the tile's outputs (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)
+                    y, x, row = 2 * ty + k // 2, 2 * tx + k % 2, np.uint64(k) * Fu
+                    if y >= oh or x >= ow:
+                        g[row:row + Fu] = zero
+                        continue
+                    pixel = np.uint64((y * ow + x) * F)
+                    if relu:
+                        for f in range(Fu):
+                            Dn[pixel + f] = Gn[pixel + f] if An[pixel + f] > zero else zero
+                    for f in range(Fu):
+                        g[row + f] = Dn[pixel + f]
+                for f in range(Fu):
+                    db[f] += (g[f] + g[Fu + f]) + (g[2 * Fu + f] + g[3 * Fu + f])
+                tile = t * Fu
+                for a in range(4):  # dM[a, b] = the 2 x 2 terms of A's rows a and b
+                    sa0, sa1 = given.dtype.type(A_SIGNS[a, 0]), given.dtype.type(A_SIGNS[a, 1])
+                    for bb in range(4):
+                        sb0, sb1 = given.dtype.type(A_SIGNS[bb, 0]), given.dtype.type(A_SIGNS[bb, 1])
+                        g00 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 0]) * Fu
+                        g01 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 1]) * Fu
+                        g10 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 0]) * Fu
+                        g11 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 1]) * Fu
+                        o = np.uint64(a * 4 + bb) * S + tile
+                        for f in range(Fu):
+                            out[o + f] = (sa0 * (sb0 * g[g00 + f] + sb1 * g[g01 + f])
+                                          + sa1 * (sb0 * g[g10 + f] + sb1 * g[g11 + f]))
+                t += np.uint64(1)
+
+
+@njit(cache=True, inline="always")
+def _tile_row(i, j):
+    """The row of tile_dZ holding dY[i, j] (i, j in 0, 1), or its row of zeros (index 2)."""
+    return np.uint64(4 if i == 2 or j == 2 else i * 2 + j)
+
+
+@njit(**KERNEL)
+def scatter_tiles(dV, first, last, top, left, th, tw, dimage, dX):
+    """dX of samples first..last-1 <- the sum over tiles of B dV B^T, each tile's on its
+    own 4 x 4 patch of ``dimage`` (scratch, as ``input_tiles``'s image), in tile order."""
+    _, H, W, C = dX.shape
+    Wi = 2 * tw + 2
+    Cu = np.uint64(C)
+    S = np.uint64(dV.shape[1]) * Cu
+    R = np.uint64(Wi) * Cu
+    v, flat = dV.reshape(dV.size), dimage.reshape(dimage.size)
+    t = np.uint64(0)
+    for n in range(first, last):
+        flat[:] = 0
+        for ty in range(th):
+            for tx in range(tw):
+                corner, tile = np.uint64((2 * ty * Wi + 2 * tx) * C), t * Cu
+                for a in range(4):
+                    for b in range(4):
+                        pixel = corner + np.uint64(a) * R + np.uint64(b) * Cu
+                        for ka in range(B_COUNT[a]):
+                            for kb in range(B_COUNT[b]):
+                                sign = dX.dtype.type(B_SIGNS[a, ka] * B_SIGNS[b, kb])
+                                e = np.uint64(B_TERMS[a, ka] * 4 + B_TERMS[b, kb]) * S + tile
+                                for c in range(Cu):
+                                    flat[pixel + c] += sign * v[e + c]
+                t += np.uint64(1)
+        for r in range(H):
+            start, pixels = np.uint64(((r + top) * Wi + left) * C), dX[n, r].reshape(W * C)
+            for q in range(np.uint64(W * C)):
+                pixels[q] = flat[start + q]
+
+
+# --------------------------------------------------------------------------- the ops
+
+
+def _geometry(X, W, padding):
+    (m, H, Wd, C), F = X.shape, W.shape[3]
+    (top, bottom), (left, right) = padding
+    oh, ow = H + top + bottom - 2, Wd + left + right - 2
+    return m, C, F, top, left, oh, ow, -(-oh // 2), -(-ow // 2)  # th x tw tiles cover the output
+
+
+def samples_per_chunk(m, tiles, C, F, itemsize):
+    """Samples per chunk: an even number of chunks (2 at least) of equal size, each's M
+    under CHUNK_BYTES where a sample allows it; the shapes alone decide."""
+    chunks = max(2, -(-m * 16 * tiles * max(C, F) * itemsize // CHUNK_BYTES))
+    chunks += chunks % 2
+    return max(1, -(-m // chunks))
+
+
+def _transformed_filters(W, dtype):
+    """U (16, C, F): G g G^T for every channel and filter, position e = 4 a + b."""
+    C, F = W.shape[2:]
+    return np.ascontiguousarray(np.einsum("ai,ijcf,bj->abcf", G, W, G).reshape(16, C, F), dtype=dtype)
+
+
+def conv2d_forward(X, W, b, strides, padding):
+    """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward`` (3x3 filters, stride 1)."""
+    return _forward(X, W, b, padding, False)[0]
+
+
+def conv2d_activation_forward(X, W, b, strides, padding, activation):
+    """(Z, A), as ``conv_gemm.conv2d_activation_forward``: ReLU applied as Z is written."""
+    return _forward(X, W, b, padding, activation == RELU)
+
+
+def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
+    """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
+    return _backward(dZ, X, W, padding, need_dX, None)[:3]
+
+
+def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
+    """(dX, dW, db, dZ), as ``conv_gemm.conv2d_activation_backward``: for ReLU, dZ = dA
+    where A > 0, formed tile by tile as dY is read; for the identity, dZ is dA."""
+    return _backward(dA, X, W, padding, need_dX, A if activation == RELU else None)
+
+
+def _forward(X, W, b, padding, relu):
+    X = np.ascontiguousarray(X)
+    m, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding)
+    U = _transformed_filters(W, X.dtype)
+    bias = np.zeros(F, dtype=X.dtype) if b is None else np.ascontiguousarray(b, dtype=X.dtype)
+    Z = buffers.empty((m, oh, ow, F), X.dtype)
+    A = buffers.empty(Z.shape, X.dtype) if relu else Z
+    per = samples_per_chunk(m, th * tw, C, F, X.itemsize)
+
+    def run(c):
+        first, last = c * per, min(m, (c + 1) * per)
+        rows = (last - first) * th * tw
+        image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=X.dtype)
+        V = buffers.empty((16, rows + SPARE, C), X.dtype)
+        M = buffers.empty((16, rows + SPARE, F), X.dtype)
+        input_tiles(X, first, last, top, left, th, tw, image, V)
+        np.matmul(V[:, :rows], U, out=M[:, :rows])
+        output_tiles(M, first, last, th, tw, bias, relu, Z, A)
+
+    workers.share(run, -(-m // per))
+    return Z, A
+
+
+def _backward(dZ, X, W, padding, need_dX, relu_A):
+    """(dX, dW, db, dZ). With ``relu_A`` (the forward's A = max(Z, 0)), the first argument
+    is dA and dZ = dA where A > 0 is formed on the way."""
+    X = np.ascontiguousarray(X)
+    m, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding)
+    U = _transformed_filters(W, X.dtype)
+    U_T = np.ascontiguousarray(U.transpose(0, 2, 1))
+    given = np.ascontiguousarray(dZ, dtype=X.dtype)
+    relu = relu_A is not None
+    dZ = buffers.empty(given.shape, X.dtype) if relu else given
+    mask = np.ascontiguousarray(relu_A) if relu else given
+    per = samples_per_chunk(m, th * tw, C, F, X.itemsize)
+    chunks = -(-m // per)
+    dU_parts = np.empty((chunks, 16, C, F), dtype=X.dtype)
+    db_parts = np.zeros((chunks, F), dtype=X.dtype)
+    dX = buffers.empty(X.shape, X.dtype) if need_dX else None
+
+    def run(c):
+        first, last = c * per, min(m, (c + 1) * per)
+        rows = (last - first) * th * tw
+        image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=X.dtype)
+        V = buffers.empty((16, rows + SPARE, C), X.dtype)
+        dM = buffers.empty((16, rows + SPARE, F), X.dtype)
+        gradient_tiles(given, mask, relu, first, last, th, tw, dZ, db_parts[c], dM, np.empty((5, F), X.dtype))
+        input_tiles(X, first, last, top, left, th, tw, image, V)
+        np.matmul(V[:, :rows].transpose(0, 2, 1), dM[:, :rows], out=dU_parts[c])
+        if need_dX:
+            np.matmul(dM[:, :rows], U_T, out=V[:, :rows])  # dV, in V's place: V is no longer needed
+            scatter_tiles(V, first, last, top, left, th, tw, image, dX)
+
+    workers.share(run, chunks)
+    dU, db = dU_parts[0].copy(), db_parts[0].copy()
+    for c in range(1, chunks):  # in chunk order: the same sums on any number of threads
+        dU += dU_parts[c]
+        db += db_parts[c]
+    dW = np.einsum("ai,abcf,bj->ijcf", G, dU.reshape(4, 4, C, F), G).astype(X.dtype, copy=False)
+    return dX, np.ascontiguousarray(dW), db, dZ
