@@ -46,9 +46,9 @@ An output grid of odd size gets one more row or column of tiles, computed and dr
 
 **When it pays** (``paths.py``): the 16 products are narrow (K = C channels), and the
 transforms read and write every tile's 16 x (C + F) numbers, against im2col's one GEMM
-of K = 9 C. So it wins where C x F is large and the products are slow: float64, 32
-channels to 64 filters (W7's second layer: forward + backward 0.72x BLAS's time). In
-float32, whose products run twice as fast while the transforms do not, it ties.
+of K = 9 C. So it wins where C x F is large: from 32 channels to 16 filters and more
+(W7's second layer, 32 -> 64: forward 0.82x / 0.66x and backward 0.66x / 0.70x BLAS's
+time, float32 / float64); with 8 channels it ties, with fewer it loses.
 
 Layout and speed. Chunks of samples, each on one thread (``workers.share``), as in
 ``conv_gemm.py``; dW's and db's partial sums per chunk are added in chunk order, so the
@@ -101,170 +101,204 @@ def applies(W_shape, strides) -> bool:
 
 
 # --------------------------------------------------------------------------- the transforms
-# Every index below is unsigned (np.uint64): for a signed index Numba adds a test for
-# negative values, which stops LLVM from vectorising (conv_gemm.py).
+# They go one row of tiles at a time: for one position e, the row's tiles lie side by
+# side in V and M (tile after tile, channels innermost), so each formula is one loop
+# along the whole row (tw x C numbers), long enough for SIMD lanes to pay (tile by tile,
+# 32 float32 channels made two passes of 16 lanes a loop: the gradient's transform ran
+# 1.9x slower). The image rows are kept with their even pixels first, then their odd
+# ones: column j of tile x is pixel 2x + j, so for every tile of the row it sits at the
+# same offset, ((j % 2) * (tw + 1) + j // 2) channels' widths along its half, and the
+# row's patches are read as whole runs too. Every index below is unsigned (np.uint64):
+# for a signed index Numba adds a test for negative values, which stops LLVM from
+# vectorising (conv_gemm.py).
+
+
+@njit(cache=True, inline="always")
+def _pixel(x, half, C):
+    """Where pixel x of an image row starts, in a row kept as even pixels then odd ones."""
+    return np.uint64(((x % 2) * half + x // 2) * C)
 
 
 @njit(**KERNEL)
 def input_tiles(X, first, last, top, left, th, tw, image, V):
-    """V (16, rows, C) <- B^T d B of every 4x4 patch d of samples first..last-1, tile by
-    tile (th x tw a sample); ``image`` (2 th + 2, 2 tw + 2, C) is zero-padded scratch
-    whose border stays zero."""
+    """V (16, rows, C) <- B^T d B of every 4x4 patch d of samples first..last-1, a row of
+    tiles at a time (th rows of tw a sample); ``image`` (2 th + 2, 2 tw + 2, C) is
+    zero-padded scratch whose border stays zero, its rows even pixels first."""
     _, H, W, C = X.shape
-    Wi = 2 * tw + 2
+    half = tw + 1
     Cu = np.uint64(C)
     S = np.uint64(V.shape[1]) * Cu  # from one position e to the next in V
-    R = np.uint64(Wi) * Cu  # from one image row to the next
+    R = np.uint64(2 * half) * Cu  # from one image row to the next
+    L = np.uint64(tw) * Cu  # a row of tiles, one position
     flat_image, out = image.reshape(image.size), V.reshape(V.size)
     t = np.uint64(0)
     for n in range(first, last):
         for r in range(H):
-            start, pixels = np.uint64(((r + top) * Wi + left) * C), X[n, r].reshape(W * C)
-            for q in range(np.uint64(W * C)):
-                flat_image[start + q] = pixels[q]
+            row = np.uint64(r + top) * R
+            pixels = X[n, r]
+            for s in range(W):
+                start = row + _pixel(s + left, half, C)
+                for c in range(Cu):
+                    flat_image[start + c] = pixels[s, c]
         for ty in range(th):
-            for tx in range(tw):
-                corner = np.uint64((2 * ty * Wi + 2 * tx) * C)  # pixel (0, 0) of the patch, channel 0
-                for a in range(4):  # V[a, b] = sum of the 2 x 2 terms of B^T's rows a and b
-                    row0, row1 = np.uint64(BT_TERMS[a, 0]) * R, np.uint64(BT_TERMS[a, 1]) * R
-                    sa = X.dtype.type(BT_SIGNS[a])
-                    for b in range(4):
-                        col0, col1 = np.uint64(BT_TERMS[b, 0]) * Cu, np.uint64(BT_TERMS[b, 1]) * Cu
-                        sb = X.dtype.type(BT_SIGNS[b])
-                        d00, d01 = corner + row0 + col0, corner + row0 + col1
-                        d10, d11 = corner + row1 + col0, corner + row1 + col1
-                        o = np.uint64(a * 4 + b) * S + t * Cu
-                        for c in range(Cu):
-                            out[o + c] = ((flat_image[d00 + c] + sb * flat_image[d01 + c])
-                                          + sa * (flat_image[d10 + c] + sb * flat_image[d11 + c]))
-                t += np.uint64(1)
+            for a in range(4):  # V[a, b] = the 2 x 2 terms of B^T's rows a and b, for the whole row
+                row0 = np.uint64(2 * ty + BT_TERMS[a, 0]) * R
+                row1 = np.uint64(2 * ty + BT_TERMS[a, 1]) * R
+                sa = X.dtype.type(BT_SIGNS[a])
+                for b in range(4):
+                    col0, col1 = _pixel(BT_TERMS[b, 0], half, C), _pixel(BT_TERMS[b, 1], half, C)
+                    sb = X.dtype.type(BT_SIGNS[b])
+                    d00, d01, d10, d11 = row0 + col0, row0 + col1, row1 + col0, row1 + col1
+                    o = np.uint64(a * 4 + b) * S + t * Cu
+                    for q in range(L):
+                        out[o + q] = ((flat_image[d00 + q] + sb * flat_image[d01 + q])
+                                      + sa * (flat_image[d10 + q] + sb * flat_image[d11 + q]))
+            t += np.uint64(tw)
 
 
 @njit(**KERNEL)
-def output_tiles(M, first, last, th, tw, b, relu, Z, A):
+def output_tiles(M, first, last, th, tw, b, relu, Z, A, row_Z):
     """Z (and A = max(Z, 0) with ``relu``) of samples first..last-1 <- A^T M A + b, the
-    2 x 2 outputs of each tile that lie inside the output."""
+    2 x 2 outputs of each tile that lie inside the output; ``row_Z`` (tw * F) is scratch:
+    one output of every tile of a row."""
     _, oh, ow, F = Z.shape
     Fu = np.uint64(F)
     S = np.uint64(M.shape[1]) * Fu
+    L = np.uint64(tw) * Fu
     m = M.reshape(M.size)
     zero = Z.dtype.type(0)
     t = np.uint64(0)
     for n in range(first, last):
         Zn, An = Z[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F)
         for ty in range(th):
-            for tx in range(tw):
-                tile = t * Fu
-                for a in range(2):
-                    y = 2 * ty + a
-                    if y >= oh:
-                        continue
-                    r0 = tile + np.uint64(AT_TERMS[a, 0] * 4) * S
-                    r1 = tile + np.uint64(AT_TERMS[a, 1] * 4) * S
-                    r2 = tile + np.uint64(AT_TERMS[a, 2] * 4) * S
-                    sa1, sa2 = Z.dtype.type(AT_SIGNS[a, 0]), Z.dtype.type(AT_SIGNS[a, 1])
-                    for bb in range(2):
+            tiles = t * Fu
+            for a in range(2):
+                y = 2 * ty + a
+                if y >= oh:
+                    continue
+                r0 = tiles + np.uint64(AT_TERMS[a, 0] * 4) * S
+                r1 = tiles + np.uint64(AT_TERMS[a, 1] * 4) * S
+                r2 = tiles + np.uint64(AT_TERMS[a, 2] * 4) * S
+                sa1, sa2 = Z.dtype.type(AT_SIGNS[a, 0]), Z.dtype.type(AT_SIGNS[a, 1])
+                for bb in range(2):
+                    c0, c1, c2 = (np.uint64(AT_TERMS[bb, 0]) * S, np.uint64(AT_TERMS[bb, 1]) * S,
+                                  np.uint64(AT_TERMS[bb, 2]) * S)
+                    sb1, sb2 = Z.dtype.type(AT_SIGNS[bb, 0]), Z.dtype.type(AT_SIGNS[bb, 1])
+                    for q in range(L):
+                        row0 = m[r0 + c0 + q] + sb1 * m[r0 + c1 + q] + sb2 * m[r0 + c2 + q]
+                        row1 = m[r1 + c0 + q] + sb1 * m[r1 + c1 + q] + sb2 * m[r1 + c2 + q]
+                        row2 = m[r2 + c0 + q] + sb1 * m[r2 + c1 + q] + sb2 * m[r2 + c2 + q]
+                        row_Z[q] = row0 + sa1 * row1 + sa2 * row2
+                    for tx in range(tw):  # each tile's output (y, 2 tx + bb), + b, into Z
                         x = 2 * tx + bb
                         if x >= ow:
                             continue
-                        c0, c1, c2 = (np.uint64(AT_TERMS[bb, 0]) * S, np.uint64(AT_TERMS[bb, 1]) * S,
-                                      np.uint64(AT_TERMS[bb, 2]) * S)
-                        sb1, sb2 = Z.dtype.type(AT_SIGNS[bb, 0]), Z.dtype.type(AT_SIGNS[bb, 1])
-                        z = np.uint64((y * ow + x) * F)
+                        z, o = np.uint64((y * ow + x) * F), np.uint64(tx) * Fu
                         for f in range(Fu):
-                            row0 = m[r0 + c0 + f] + sb1 * m[r0 + c1 + f] + sb2 * m[r0 + c2 + f]
-                            row1 = m[r1 + c0 + f] + sb1 * m[r1 + c1 + f] + sb2 * m[r1 + c2 + f]
-                            row2 = m[r2 + c0 + f] + sb1 * m[r2 + c1 + f] + sb2 * m[r2 + c2 + f]
-                            Zn[z + f] = (row0 + sa1 * row1 + sa2 * row2) + b[f]
-                        if relu:  # its own loop: one array written per loop (module docstring)
-                            for f in range(Fu):
-                                value = Zn[z + f]
-                                An[z + f] = value if value > zero else zero
-                t += np.uint64(1)
+                            Zn[z + f] = row_Z[o + f] + b[f]
+                if relu:  # the whole output row, in a loop of its own
+                    start = np.uint64(y * ow * F)
+                    for q in range(np.uint64(ow * F)):
+                        value = Zn[start + q]
+                        An[start + q] = value if value > zero else zero
+            t += np.uint64(tw)
 
 
 @njit(**KERNEL)
-def gradient_tiles(given, A, relu, first, last, th, tw, dZ, db, dM, tile_dZ):
+def gradient_tiles(given, A, relu, first, last, th, tw, dZ, db, dM, rows_dZ):
     """dM (16, rows, F) <- A dY A^T of every tile of samples first..last-1, and db += the
     sum of dZ. ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where A > 0 is
-    written to dZ on the way. ``tile_dZ`` (5, F) is scratch: the tile's four dZ values
-    (0 outside the output), then a row of zeros."""
+    written to dZ on the way. ``rows_dZ`` (5, tw * F) is scratch: the four dZ values of
+    every tile of a row (0 outside the output), then a row of zeros."""
     _, oh, ow, F = given.shape
     Fu = np.uint64(F)
     S = np.uint64(dM.shape[1]) * Fu
-    out, g = dM.reshape(dM.size), tile_dZ.reshape(tile_dZ.size)
+    L = np.uint64(tw) * Fu
+    out, g = dM.reshape(dM.size), rows_dZ.reshape(rows_dZ.size)
     zero = given.dtype.type(0)
-    g[np.uint64(4) * Fu:] = zero
+    g[np.uint64(4) * L:] = zero
     t = np.uint64(0)
     for n in range(first, last):
         Gn, An, Dn = given[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F), dZ[n].reshape(oh * ow * F)
         for ty in range(th):
-            for tx in range(tw):
-                for k in range(4):  # the tile's outputs (y, x), (y, x + 1), (y + 1, x), (y + 1, x + 1)
-                    y, x, row = 2 * ty + k // 2, 2 * tx + k % 2, np.uint64(k) * Fu
-                    if y >= oh or x >= ow:
-                        g[row:row + Fu] = zero
-                        continue
-                    pixel = np.uint64((y * ow + x) * F)
-                    if relu:
-                        for f in range(Fu):
-                            Dn[pixel + f] = Gn[pixel + f] if An[pixel + f] > zero else zero
+            for i in range(2):  # the tiles' rows of outputs: dZ (masked), db, then each tile's two
+                y = 2 * ty + i
+                if y >= oh:
+                    g[np.uint64(2 * i) * L:np.uint64(2 * i + 2) * L] = zero
+                    continue
+                start = np.uint64(y * ow * F)
+                if relu:
+                    for q in range(np.uint64(ow * F)):
+                        Dn[start + q] = Gn[start + q] if An[start + q] > zero else zero
+                for x in range(ow):
+                    pixel = start + np.uint64(x) * Fu
                     for f in range(Fu):
-                        g[row + f] = Dn[pixel + f]
-                for f in range(Fu):
-                    db[f] += (g[f] + g[Fu + f]) + (g[2 * Fu + f] + g[3 * Fu + f])
-                tile = t * Fu
-                for a in range(4):  # dM[a, b] = the 2 x 2 terms of A's rows a and b
-                    sa0, sa1 = given.dtype.type(A_SIGNS[a, 0]), given.dtype.type(A_SIGNS[a, 1])
-                    for bb in range(4):
-                        sb0, sb1 = given.dtype.type(A_SIGNS[bb, 0]), given.dtype.type(A_SIGNS[bb, 1])
-                        g00 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 0]) * Fu
-                        g01 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 1]) * Fu
-                        g10 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 0]) * Fu
-                        g11 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 1]) * Fu
-                        o = np.uint64(a * 4 + bb) * S + tile
+                        db[f] += Dn[pixel + f]
+                for j in range(2):
+                    row = np.uint64(2 * i + j) * L
+                    for tx in range(tw):
+                        x, o = 2 * tx + j, row + np.uint64(tx) * Fu
+                        if x >= ow:
+                            g[o:o + Fu] = zero
+                            continue
+                        pixel = start + np.uint64(x) * Fu
                         for f in range(Fu):
-                            out[o + f] = (sa0 * (sb0 * g[g00 + f] + sb1 * g[g01 + f])
-                                          + sa1 * (sb0 * g[g10 + f] + sb1 * g[g11 + f]))
-                t += np.uint64(1)
+                            g[o + f] = Dn[pixel + f]
+            tiles = t * Fu
+            for a in range(4):  # dM[a, b] = the 2 x 2 terms of A's rows a and b, for the whole row
+                sa0, sa1 = given.dtype.type(A_SIGNS[a, 0]), given.dtype.type(A_SIGNS[a, 1])
+                for bb in range(4):
+                    sb0, sb1 = given.dtype.type(A_SIGNS[bb, 0]), given.dtype.type(A_SIGNS[bb, 1])
+                    g00 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 0]) * L
+                    g01 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 1]) * L
+                    g10 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 0]) * L
+                    g11 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 1]) * L
+                    o = np.uint64(a * 4 + bb) * S + tiles
+                    for q in range(L):
+                        out[o + q] = (sa0 * (sb0 * g[g00 + q] + sb1 * g[g01 + q])
+                                      + sa1 * (sb0 * g[g10 + q] + sb1 * g[g11 + q]))
+            t += np.uint64(tw)
 
 
 @njit(cache=True, inline="always")
 def _tile_row(i, j):
-    """The row of tile_dZ holding dY[i, j] (i, j in 0, 1), or its row of zeros (index 2)."""
+    """The row of rows_dZ holding dY[i, j] (i, j in 0, 1), or its row of zeros (index 2)."""
     return np.uint64(4 if i == 2 or j == 2 else i * 2 + j)
 
 
 @njit(**KERNEL)
 def scatter_tiles(dV, first, last, top, left, th, tw, dimage, dX):
     """dX of samples first..last-1 <- the sum over tiles of B dV B^T, each tile's on its
-    own 4 x 4 patch of ``dimage`` (scratch, as ``input_tiles``'s image), in tile order."""
+    own 4 x 4 patch of ``dimage`` (scratch, laid out as ``input_tiles``'s image), a row
+    of tiles at a time, in a fixed order."""
     _, H, W, C = dX.shape
-    Wi = 2 * tw + 2
+    half = tw + 1
     Cu = np.uint64(C)
     S = np.uint64(dV.shape[1]) * Cu
-    R = np.uint64(Wi) * Cu
+    R = np.uint64(2 * half) * Cu
+    L = np.uint64(tw) * Cu
     v, flat = dV.reshape(dV.size), dimage.reshape(dimage.size)
     t = np.uint64(0)
     for n in range(first, last):
         flat[:] = 0
         for ty in range(th):
-            for tx in range(tw):
-                corner, tile = np.uint64((2 * ty * Wi + 2 * tx) * C), t * Cu
-                for a in range(4):
-                    for b in range(4):
-                        pixel = corner + np.uint64(a) * R + np.uint64(b) * Cu
-                        for ka in range(B_COUNT[a]):
-                            for kb in range(B_COUNT[b]):
-                                sign = dX.dtype.type(B_SIGNS[a, ka] * B_SIGNS[b, kb])
-                                e = np.uint64(B_TERMS[a, ka] * 4 + B_TERMS[b, kb]) * S + tile
-                                for c in range(Cu):
-                                    flat[pixel + c] += sign * v[e + c]
-                t += np.uint64(1)
+            tiles = t * Cu
+            for a in range(4):
+                for b in range(4):
+                    pixel = np.uint64(2 * ty + a) * R + _pixel(b, half, C)  # column b of the row's first tile
+                    for ka in range(B_COUNT[a]):
+                        for kb in range(B_COUNT[b]):
+                            sign = dX.dtype.type(B_SIGNS[a, ka] * B_SIGNS[b, kb])
+                            e = np.uint64(B_TERMS[a, ka] * 4 + B_TERMS[b, kb]) * S + tiles
+                            for q in range(L):
+                                flat[pixel + q] += sign * v[e + q]
+            t += np.uint64(tw)
         for r in range(H):
-            start, pixels = np.uint64(((r + top) * Wi + left) * C), dX[n, r].reshape(W * C)
-            for q in range(np.uint64(W * C)):
-                pixels[q] = flat[start + q]
+            row, pixels = np.uint64(r + top) * R, dX[n, r]
+            for s in range(W):
+                start = row + _pixel(s + left, half, C)
+                for c in range(Cu):
+                    pixels[s, c] = flat[start + c]
 
 
 # --------------------------------------------------------------------------- the ops
@@ -329,7 +363,7 @@ def _forward(X, W, b, padding, relu):
         M = buffers.empty((16, rows + SPARE, F), X.dtype)
         input_tiles(X, first, last, top, left, th, tw, image, V)
         np.matmul(V[:, :rows], U, out=M[:, :rows])
-        output_tiles(M, first, last, th, tw, bias, relu, Z, A)
+        output_tiles(M, first, last, th, tw, bias, relu, Z, A, np.empty(tw * F, dtype=X.dtype))
 
     workers.share(run, -(-m // per))
     return Z, A
@@ -358,7 +392,7 @@ def _backward(dZ, X, W, padding, need_dX, relu_A):
         image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=X.dtype)
         V = buffers.empty((16, rows + SPARE, C), X.dtype)
         dM = buffers.empty((16, rows + SPARE, F), X.dtype)
-        gradient_tiles(given, mask, relu, first, last, th, tw, dZ, db_parts[c], dM, np.empty((5, F), X.dtype))
+        gradient_tiles(given, mask, relu, first, last, th, tw, dZ, db_parts[c], dM, np.empty((5, tw * F), X.dtype))
         input_tiles(X, first, last, top, left, th, tw, image, V)
         np.matmul(V[:, :rows].transpose(0, 2, 1), dM[:, :rows], out=dU_parts[c])
         if need_dX:

@@ -95,16 +95,14 @@ CONV_RULE = {"float32": ((16, 144, None),),  # (filters at least, K at least, K 
 
 # Winograd (conv_winograd.py), for 3x3 filters at stride 1: its 16 products per tile are
 # narrow (K = C) and its transforms read and write 16 x (C + F) numbers a tile, so it
-# pays where C x F is large and the products slow. Forward + backward with ReLU, 2
-# threads, 5 interleaved rounds (2026-12-01, late), winograd / the rule's path: float64
-# W7's second layer (32 -> 64, 256 16x16 images) 0.72 against BLAS (0.56 against the
-# direct loops); 64 images of 16x16, C -> F: 32 -> 32 1.03, 16 -> 64 1.33 (BLAS), 16 -> 32
-# 1.53, 8 -> 16 1.95 (direct), W7's first layer (3 -> 32) 2.2. Float32, whose products
-# run twice as fast while the transforms do not: W7's second alone 0.96-1.13 (a tie), but
-# in W7's epoch, interleaved (8 and 14 epochs each): float32 0.932 (0.86-0.97) and 0.909
-# (0.73-1.03), float64 0.793 (0.74-1.04). So both dtypes take it from 32 channels and 64
-# filters.
-WINOGRAD_RULE = {"float32": ((32, 64),), "float64": ((32, 64),)}  # (channels at least, filters at least)
+# pays where C x F is large. Forward + backward with ReLU, 2 threads, interleaved
+# rounds (2026-12-02; benchmarks/probes/conv_paths.py --grid, 64 images of 16x16),
+# winograd / the faster of the other two: 32 channels to 16, 32, 64 filters 0.77 / 0.73,
+# 0.78 / 0.57, 0.81 / 0.65 (float32 / float64); to 8 filters 1.00 / 1.33; 8 channels
+# 0.94-1.25 (to 16-64 filters), 1 or 3 channels 1.5-5.7. W7's second layer (32 -> 64,
+# 256 images) alone 0.82 / 0.66 forward, 0.66 / 0.70 backward, against BLAS; W7's epoch
+# 0.84 / 0.89 (interleaved epochs, 10 and 6 each).
+WINOGRAD_RULE = {"float32": ((32, 16),), "float64": ((32, 16),)}  # (channels at least, filters at least)
 
 
 def conv_path(X_shape, W_shape, dtype, strides=(1, 1)) -> str:
