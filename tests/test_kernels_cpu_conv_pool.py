@@ -216,3 +216,15 @@ def test_kernels_are_cached_on_disk():
                    pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
                    pool.pool_backward_tiles, pool.pool_backward_2x2, pool.pool_forward_2x2):
         assert isinstance(kernel._cache, FunctionCache), f"{kernel.__name__} is not cached"
+
+
+def test_winograd_refuses_what_it_does_not_compute():
+    """Called directly with filters or strides it cannot take, Winograd's kernel says so
+    (the rule never sends them: forced, they go to BLAS, test above)."""
+    from nnxp.kernels.cpu import conv_winograd
+
+    X = np.zeros((1, 6, 6, 2))
+    with pytest.raises(ValueError, match=r"3x3 filters at stride \(1, 1\) only, got \(5, 5\)"):
+        conv_winograd.conv2d_forward(X, np.zeros((5, 5, 2, 3)), None, (1, 1), ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match=r"at stride \(2, 2\)"):
+        conv_winograd.conv2d_backward(np.zeros((1, 2, 2, 3)), X, np.zeros((3, 3, 2, 3)), (2, 2), ((0, 0), (0, 0)))

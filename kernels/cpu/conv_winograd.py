@@ -29,7 +29,7 @@ work goes (T tiles, C channels, F filters)::
     V[e]  (T, C)   every tile's transformed patch, position e, one row per tile
     U[e]  (C, F)   the transformed filters (computed once per call, in NumPy)
     M[e] = V[e] @ U[e]                      16 products, 2.25x fewer FLOPs than im2col's
-    Z tile = A^T M A + b                    (and A = max(Z, 0), in the same pass)
+    Z tile = A^T M A + b                    (and A = max(Z, 0), row by row as Z is written)
 
 Backward, the same transforms run the other way (each is linear): with dY a tile of
 dZ, dM = A dY A^T, then
@@ -55,9 +55,9 @@ Layout and speed. Chunks of samples, each on one thread (``workers.share``), as 
 bits do not depend on the number of threads. V and M are (16, T + 1, C or F): the
 spare row puts the 16 positions of a tile 4 KB-unaligned apart (T x C x 4 bytes is a
 multiple of 4096 at W7's shapes, and 16 streams that far apart fight for the same
-cache sets: the input transform ran 3.7x slower). Every inner loop runs along the
-channels or filters with ONE array written, so that LLVM turns it into SIMD code
-(loops that wrote all 16 positions at once stayed scalar: 3.2x slower).
+cache sets: the input transform ran 3.7x slower). Every inner loop writes ONE array,
+so that LLVM turns it into SIMD code (loops that wrote all 16 positions at once stayed
+scalar: 3.2x slower), and runs along a whole row of tiles (below, the transforms).
 """
 
 from __future__ import annotations
@@ -93,11 +93,6 @@ B_COUNT = np.array([1, 3, 3, 1], dtype=np.int64)
 # 2 MB within noise).
 CHUNK_BYTES = 1 << 20
 SPARE = 1  # the spare row of V and M (module docstring)
-
-
-def applies(W_shape, strides) -> bool:
-    """Whether this kernel computes the convolution: 3x3 filters at stride 1."""
-    return tuple(W_shape[:2]) == (3, 3) and tuple(strides) == (1, 1)
 
 
 # --------------------------------------------------------------------------- the transforms
@@ -304,6 +299,13 @@ def scatter_tiles(dV, first, last, top, left, th, tw, dimage, dX):
 # --------------------------------------------------------------------------- the ops
 
 
+def _require_3x3(W, strides):
+    """The kernel computes 3x3 filters at stride 1 alone (paths.py sends no other)."""
+    if tuple(W.shape[:2]) != (3, 3) or tuple(strides) != (1, 1):
+        raise ValueError(f"conv_winograd: 3x3 filters at stride (1, 1) only, got {tuple(W.shape[:2])} filters "
+                         f"at stride {tuple(strides)}")
+
+
 def _geometry(X, W, padding):
     (m, H, Wd, C), F = X.shape, W.shape[3]
     (top, bottom), (left, right) = padding
@@ -327,22 +329,26 @@ def _transformed_filters(W, dtype):
 
 def conv2d_forward(X, W, b, strides, padding):
     """Z (m, oh, ow, F), as ``nnxp.ops.conv.conv2d_forward`` (3x3 filters, stride 1)."""
+    _require_3x3(W, strides)
     return _forward(X, W, b, padding, False)[0]
 
 
 def conv2d_activation_forward(X, W, b, strides, padding, activation):
     """(Z, A), as ``conv_gemm.conv2d_activation_forward``: ReLU applied as Z is written."""
+    _require_3x3(W, strides)
     return _forward(X, W, b, padding, activation == RELU)
 
 
 def conv2d_backward(dZ, X, W, strides, padding, need_dX=True):
     """(dX, dW, db), as ``nnxp.ops.conv.conv2d_backward`` (dX None unless need_dX)."""
+    _require_3x3(W, strides)
     return _backward(dZ, X, W, padding, need_dX, None)[:3]
 
 
 def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activation):
     """(dX, dW, db, dZ), as ``conv_gemm.conv2d_activation_backward``: for ReLU, dZ = dA
     where A > 0, formed tile by tile as dY is read; for the identity, dZ is dA."""
+    _require_3x3(W, strides)
     return _backward(dA, X, W, padding, need_dX, A if activation == RELU else None)
 
 
