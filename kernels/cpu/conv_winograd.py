@@ -352,6 +352,16 @@ def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activa
     return _backward(dA, X, W, padding, need_dX, A if activation == RELU else None)
 
 
+def _chunk(c, per, m, th, tw, C, F, dtype):
+    """Chunk c's samples first..last-1, its rows of tiles, and its scratch: the zero-padded
+    image, V (16, rows + SPARE, C) and M or dM (16, rows + SPARE, F)."""
+    first, last = c * per, min(m, (c + 1) * per)
+    rows = (last - first) * th * tw
+    image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=dtype)
+    return (first, last, rows, image, buffers.empty((16, rows + SPARE, C), dtype),
+            buffers.empty((16, rows + SPARE, F), dtype))
+
+
 def _forward(X, W, b, padding, relu):
     X = np.ascontiguousarray(X)
     m, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding)
@@ -362,11 +372,7 @@ def _forward(X, W, b, padding, relu):
     per = samples_per_chunk(m, th * tw, C, F, X.itemsize)
 
     def run(c):
-        first, last = c * per, min(m, (c + 1) * per)
-        rows = (last - first) * th * tw
-        image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=X.dtype)
-        V = buffers.empty((16, rows + SPARE, C), X.dtype)
-        M = buffers.empty((16, rows + SPARE, F), X.dtype)
+        first, last, rows, image, V, M = _chunk(c, per, m, th, tw, C, F, X.dtype)
         input_tiles(X, first, last, top, left, th, tw, image, V)
         np.matmul(V[:, :rows], U, out=M[:, :rows])
         output_tiles(M, first, last, th, tw, bias, relu, Z, A, np.empty(tw * F, dtype=X.dtype))
@@ -393,11 +399,7 @@ def _backward(dZ, X, W, padding, need_dX, relu_A):
     dX = buffers.empty(X.shape, X.dtype) if need_dX else None
 
     def run(c):
-        first, last = c * per, min(m, (c + 1) * per)
-        rows = (last - first) * th * tw
-        image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=X.dtype)
-        V = buffers.empty((16, rows + SPARE, C), X.dtype)
-        dM = buffers.empty((16, rows + SPARE, F), X.dtype)
+        first, last, rows, image, V, dM = _chunk(c, per, m, th, tw, C, F, X.dtype)
         gradient_tiles(given, mask, relu, first, last, th, tw, dZ, db_parts[c], dM, np.empty((5, tw * F), X.dtype))
         input_tiles(X, first, last, top, left, th, tw, image, V)
         np.matmul(V[:, :rows].transpose(0, 2, 1), dM[:, :rows], out=dU_parts[c])
