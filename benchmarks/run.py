@@ -137,7 +137,7 @@ def table(paths: dict, floors: dict, key: str = "workload") -> str:
     header = [key, "dtype"] + [f"{t} ms" for t in present] + ["torch / numba"]
     if key == "workload":
         header += ["floor ms"]
-    else:  # the CPU kernels' choice against the faster of its two kernels, where both were timed
+    else:  # the CPU kernels' choice against the fastest of its kernels, where they were timed
         header += ["chosen / faster kernel"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (name, dtype), row in sorted(rows.items()):

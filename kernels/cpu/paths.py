@@ -19,7 +19,7 @@ whose products run near the core's peak. Where one turns into the other was meas
 on the project's 2-core machine (AMD EPYC, OpenBLAS 0.3.31, 2 threads; the tables are
 in benchmarks/RESULTS.md, the probes in benchmarks/probes/conv_paths.py and
 recurrent_paths.py), and is written down below as a rule of the shapes and the dtype
-alone. Never of the number of threads: both paths give the same results on 1, 2 or 3
+alone. Never of the number of threads: every path gives the same results on 1, 2 or 3
 threads, but not the same as each other (sums in another order), so a rule that looked
 at the threads would train one seed to different weights on different machines.
 

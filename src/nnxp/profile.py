@@ -53,8 +53,8 @@ class Profile:
     ``parts``: (layer label, phase) -> seconds, in the order the step runs them forward
     (the loss and the optimizer have the phase ""); ``step``: a whole step timed without
     the stopwatches; ``title``: the model and its backend; ``paths``: for the parts that
-    ran a CPU kernel, which of its two kernels ran, "direct" (Numba loops) or "blas"
-    (BLAS products; ``nnxp.ops.paths_taken``).
+    ran a CPU kernel, which of its kernels ran, "direct" (Numba loops), "blas" (BLAS
+    products) or "winograd" (a 3x3 convolution's; ``nnxp.ops.paths_taken``).
     """
 
     title: str
