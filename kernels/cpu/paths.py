@@ -61,8 +61,8 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 #   * float64, whose products run at half the float32 rate while the loops keep up: once
 #     a win for shallow windows with many filters (W7's first layer, K = 27: 0.81-0.92;
 #     K = 9 or 72 and 32 filters: 1.05-1.2 slower), a loss since the loops' last change
-#     (below), a tie for W6's second layer (16
-#     filters, K = 150: 0.98-1.11), and for deep windows with 64 filters mostly a win:
+#     (below), a tie for W6's second layer (16 filters, K = 150: 0.98-1.11), and for
+#     deep windows with 64 filters mostly a win:
 #     W7's second layer (K = 288) 0.72-0.77 in four runs of 2026-12-01 and 1.06 in one
 #     (the direct loops' time moved 78-106 ms between runs, BLAS's 74-82), and W7's
 #     float64 epoch 499 -> 459 ms with it on BLAS.
@@ -89,8 +89,7 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 # sample, where BLAS's chunks read dA and A for the mask, im2col and a product of 27
 # columns, at 73 GFLOP/s); W7's float32 epoch 0.974x direct (10 interleaved epochs,
 # 0.89-1.09). So shallow windows go direct in both dtypes now: BLAS from K = 144.
-CONV_RULE = {"float32": ((16, 144, None),),  # (filters at least, K at least, K under)
-             "float64": ((64, 144, None),)}
+CONV_RULE = {"float32": ((16, 144),), "float64": ((64, 144),)}  # (filters at least, K at least)
 
 
 # Winograd (conv_winograd.py), for 3x3 filters at stride 1: its 16 products per tile are
@@ -119,8 +118,8 @@ def conv_path(X_shape, W_shape, dtype, strides=(1, 1)) -> str:
     if winograd_fits and any(C >= channels and F >= filters for channels, filters in WINOGRAD_RULE.get(name, ())):
         return WINOGRAD
     K = kh * kw * C
-    for filters, low, high in CONV_RULE.get(name, ()):
-        if F >= filters and K >= low and (high is None or K < high):
+    for filters, low in CONV_RULE.get(name, ()):
+        if F >= filters and K >= low:
             return BLAS
     return DIRECT
 
@@ -168,11 +167,7 @@ def forced(path: str | None):
 
 def rule() -> dict:
     """The rule in words, for ``nnxp info``."""
-    def window(low, high):
-        return f"K >= {low}" + (f" and K < {high}" if high else "")
-
-    conv = {dtype: " or ".join(f"F >= {f}, {window(low, high)}" for f, low, high in clauses)
-            for dtype, clauses in CONV_RULE.items()}
+    conv = {dtype: " or ".join(f"F >= {f}, K >= {low}" for f, low in clauses) for dtype, clauses in CONV_RULE.items()}
     winograd = "; ".join(f"{d}: " + " or ".join(f"C >= {c}, F >= {f}" for c, f in clauses)
                          for d, clauses in WINOGRAD_RULE.items())
     return {"forced (NNXP_CPU_PATH)": os.environ.get("NNXP_CPU_PATH") or "no",

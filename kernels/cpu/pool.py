@@ -246,6 +246,16 @@ def pool_backward_from_output(dA, X, A, ph, pw, sh, sw, top, left, dX):
                 gradients[winner[k]] += grads[k]
 
 
+@njit(cache=True, inline="always")
+def _tile_rows(dA, X, A, dX):
+    """The 2x2 tiling kernels' views, one row of numbers per image row: X, dX (m, H, W * C)
+    and A, dA (m, oh, ow * C); and the columns of whole windows in a row of X."""
+    m, H, W, C = X.shape
+    _, oh, ow, _ = A.shape
+    return (X.reshape(m, H, W * C), dX.reshape(m, H, W * C), A.reshape(m, oh, ow * C),
+            dA.reshape(m, oh, ow * C), ow * 2 * C)
+
+
 @njit(parallel=True, cache=True)
 def pool_backward_tiles(dA, X, A, dX):
     """dX for max and min over 2x2 windows that tile the image: each pixel gets its
@@ -257,11 +267,9 @@ def pool_backward_tiles(dA, X, A, dX):
     get 0. A window with no pixel equal to A (NaN) sends dA to its first pixel, as
     ``pool_backward_from_output`` does."""
     m, H, W, C = X.shape
-    _, oh, ow, _ = A.shape
+    oh, ow = A.shape[1], A.shape[2]
     zero = X.dtype.type(0)
-    rows, dX_rows = X.reshape(m, H, W * C), dX.reshape(m, H, W * C)
-    out_rows, grad_rows = A.reshape(m, oh, ow * C), dA.reshape(m, oh, ow * C)
-    covered = ow * 2 * C  # the columns of whole windows, in a row of W * C numbers
+    rows, dX_rows, out_rows, grad_rows, covered = _tile_rows(dA, X, A, dX)
     for n in prange(m):
         taken = np.empty(ow * C, dtype=np.bool_)
         for y in range(oh):
@@ -295,11 +303,9 @@ def pool_backward_2x2(dA, X, A, dX):
     pixel equal to A, NaN, sends dA to its first pixel). As ``pool_backward_tiles``,
     every pixel is written once; the rows and columns past the last whole window get 0."""
     m, H, W, C = X.shape
-    _, oh, ow, _ = A.shape
+    oh, ow = A.shape[1], A.shape[2]
     zero = X.dtype.type(0)
-    rows, dX_rows = X.reshape(m, H, W * C), dX.reshape(m, H, W * C)
-    out_rows, grad_rows = A.reshape(m, oh, ow * C), dA.reshape(m, oh, ow * C)
-    covered = ow * 2 * C  # the columns of whole windows, in a row of W * C numbers
+    rows, dX_rows, out_rows, grad_rows, covered = _tile_rows(dA, X, A, dX)
     for n in prange(m):
         for y in range(oh):
             out, grads = out_rows[n, y], grad_rows[n, y]
