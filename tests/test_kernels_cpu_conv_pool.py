@@ -228,3 +228,22 @@ def test_winograd_refuses_what_it_does_not_compute():
         conv_winograd.conv2d_forward(X, np.zeros((5, 5, 2, 3)), None, (1, 1), ((0, 0), (0, 0)))
     with pytest.raises(ValueError, match=r"at stride \(2, 2\)"):
         conv_winograd.conv2d_backward(np.zeros((1, 2, 2, 3)), X, np.zeros((3, 3, 2, 3)), (2, 2), ((0, 0), (0, 0)))
+
+
+def test_a_path_that_does_not_exist_is_refused_with_the_three_named(monkeypatch):
+    """NNXP_CPU_PATH (and ``forced``, for tests) take direct, blas or winograd; anything else
+    is an error that names the variable, the choices and the value."""
+    from nnxp.kernels.cpu import paths
+
+    with pytest.raises(ValueError, match=r"path must be one of \('direct', 'blas', 'winograd'\) or None, got 'fast'"):
+        with paths.forced("fast"):
+            pass
+    monkeypatch.setenv("NNXP_CPU_PATH", "fast")
+    with pytest.raises(ValueError, match=r"NNXP_CPU_PATH must be one of \('direct', 'blas', 'winograd'\) or unset, "
+                                         r"got 'fast'"):
+        paths.conv_path((1, 6, 6, 32), (3, 3, 32, 64), "float32")
+    monkeypatch.setenv("NNXP_CPU_PATH", "winograd")  # forced: 3x3 at stride 1 by Winograd, the rest on BLAS
+    assert paths.conv_path((1, 6, 6, 1), (3, 3, 1, 2), "float32") == "winograd"
+    assert paths.conv_path((1, 6, 6, 1), (3, 3, 1, 2), "float32", (2, 2)) == "blas"
+    assert paths.conv_path((1, 6, 6, 1), (5, 5, 1, 2), "float64") == "blas"
+    assert paths.recurrent_path(4, 8, 4, "float32") == "blas"
