@@ -95,16 +95,19 @@ WINOGRAD_SHAPES = [  # (m, H, W, C, F, padding): odd and even outputs, channels 
     (2, 1, 1, 2, 3, ((1, 1), (1, 1)))]
 
 
+@pytest.mark.parametrize("tile", [2, 4], ids=["F(2x2)", "F(4x4)"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("shape", WINOGRAD_SHAPES, ids=lambda s: "x".join(map(str, s[:5])))
-def test_winograd_matches_the_reference_with_wide_channels_and_several_chunks(dtype, shape, rng, monkeypatch):
-    """Winograd's kernel (kernels/cpu/conv_winograd.py) at the channel counts its rule sends
-    there and at odd sizes (a row or column of tiles half outside the output), in chunks
-    of one and of two samples: Z, A, dZ, dX, dW and db as the reference gives them, and
-    a first layer's dW without dX."""
+def test_winograd_matches_the_reference_with_wide_channels_and_several_chunks(dtype, shape, tile, rng, monkeypatch):
+    """Winograd's kernel (kernels/cpu/conv_winograd.py), with either tile size, at the
+    channel counts its rule sends there and at sizes that are no multiple of the tile (a
+    row or column of tiles partly outside the output), in chunks of one and of two
+    samples: Z, A, dZ, dX, dW and db as the reference gives them, and a first layer's dW
+    without dX."""
     from nnxp.kernels.cpu import conv_winograd, paths
 
     m, H, W_, C, F, padding = shape
+    monkeypatch.setitem(conv_winograd.TILE, np.dtype(dtype).name, tile)
     X = rng.standard_normal((m, H, W_, C)).astype(dtype)
     W = (rng.standard_normal((3, 3, C, F)) / np.sqrt(9 * C)).astype(dtype)
     b = rng.standard_normal(F).astype(dtype)
@@ -113,7 +116,9 @@ def test_winograd_matches_the_reference_with_wide_channels_and_several_chunks(dt
     dA = rng.standard_normal(reference[0].shape).astype(dtype)
     expected = reference + conv2d_activation_backward(dA, *reference, X, W, (1, 1), padding, relu, True,
                                                       kernel_mode="reference")
-    for chunk_bytes in (1, 16 * 4 * 2 * max(C, F) * X.itemsize * 2):  # one sample a chunk; about two
+    (_, oh, ow, _), positions = reference[0].shape, (tile + 2) ** 2
+    tiles = -(-oh // tile) * -(-ow // tile)
+    for chunk_bytes in (1, positions * tiles * max(C, F) * X.itemsize * 2):  # one sample a chunk; two
         monkeypatch.setattr(conv_winograd, "CHUNK_BYTES", chunk_bytes)
         with paths.forced("winograd"):
             forward = conv2d_activation_forward(X, W, b, (1, 1), padding, relu, kernel_mode="numba")
@@ -216,6 +221,27 @@ def test_kernels_are_cached_on_disk():
                    pool.pool_forward_loops, pool.pool_backward_loops, pool.pool_backward_from_output,
                    pool.pool_backward_tiles, pool.pool_backward_2x2, pool.pool_forward_2x2):
         assert isinstance(kernel._cache, FunctionCache), f"{kernel.__name__} is not cached"
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+def test_winograd_transforms_compute_the_correlation_and_their_tables_hold_every_term(tile, rng):
+    """F(m, 3)'s matrices: A^T [(G g) * (B^T d)] is the correlation of the m + 2 inputs d
+    with the 3 taps g, in 1-D and nested in 2-D; and the kernels' term tables rebuild
+    each matrix (no nonzero term left out by the padding to TERMS)."""
+    from nnxp.kernels.cpu import conv_winograd
+
+    BT, G, AT = conv_winograd.TRANSFORMS[tile]
+    d, g = rng.standard_normal(tile + 2), rng.standard_normal(3)
+    np.testing.assert_allclose(AT @ ((G @ g) * (BT @ d)), [d[i:i + 3] @ g for i in range(tile)], rtol=0, atol=1e-13)
+    D, K = rng.standard_normal((tile + 2, tile + 2)), rng.standard_normal((3, 3))
+    direct = [[(D[i:i + 3, j:j + 3] * K).sum() for j in range(tile)] for i in range(tile)]
+    np.testing.assert_allclose(AT @ ((G @ K @ G.T) * (BT @ D @ BT.T)) @ AT.T, direct, rtol=0, atol=1e-12)
+    tables = conv_winograd.tables(tile, "float64")
+    for matrix, columns, coefs in zip((BT, AT, AT.T, BT.T), tables[0::2], tables[1::2]):
+        rebuilt = np.zeros_like(matrix)
+        for r in range(matrix.shape[0]):
+            np.add.at(rebuilt[r], columns[r], coefs[r])
+        np.testing.assert_array_equal(rebuilt, matrix)
 
 
 def test_winograd_refuses_what_it_does_not_compute():

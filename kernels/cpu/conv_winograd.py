@@ -1,4 +1,4 @@
-"""Convolution by Winograd's minimal filtering, F(2x2, 3x3), for the CPU.
+"""Convolution by Winograd's minimal filtering, F(m x m, 3 x 3), for the CPU.
 
 The same maths as ``nnxp.ops.conv`` (read it first) for 3x3 filters at stride 1, the
 same arguments and results as ``conv_gemm.py``, with fewer multiplications. The idea
@@ -20,15 +20,21 @@ In matrices, y = A^T [(G g) * (B^T d)], * elementwise, with
           [0 -1  1  0]         [1/2 -1/2  1/2]
           [0  1  0 -1]         [ 0    0    1 ]
 
-Nested along rows and columns, a 2x2 tile of outputs comes from the 4x4 patch d of
-inputs under it (patches overlap by 2) as Y = A^T [U * V] A with U = G g G^T and
-V = B^T d B: 16 multiplications instead of 36. Over channels and filters the product
-at each of the 16 positions e of the 4x4 is a matrix product, and that is where the
-work goes (T tiles, C channels, F filters)::
+This is F(2, 3): the product of two polynomials (the filter's and the inputs') read at
+the points 0, 1, -1 and infinity, multiplied there, and interpolated back. With more
+points (0, 1, -1, 2, -2, infinity) the same construction gives F(4, 3): four outputs
+from six inputs with 6 multiplications (``TRANSFORMS`` below holds both sets of
+matrices). Nested along rows and columns, an m x m tile of outputs comes from the
+(m + 2) x (m + 2) patch d of inputs under it (patches overlap by 2) as
+Y = A^T [U * V] A with U = G g G^T and V = B^T d B: for F(2x2, 3x3) 16 multiplications
+for 4 outputs, for F(4x4, 3x3) 36 for 16, against 9 an output directly. Over channels
+and filters the product at each of the (m + 2)^2 positions e of the patch is a matrix
+product, and that is where the work goes (T tiles, C channels, F filters)::
 
     V[e]  (T, C)   every tile's transformed patch, position e, one row per tile
     U[e]  (C, F)   the transformed filters (computed once per call, in NumPy)
-    M[e] = V[e] @ U[e]                      16 products, 2.25x fewer FLOPs than im2col's
+    M[e] = V[e] @ U[e]                      (m + 2)^2 products: 2.25x (m = 2) or 4x (m = 4)
+                                            fewer FLOPs than im2col's one
     Z tile = A^T M A + b                    (and A = max(Z, 0), row by row as Z is written)
 
 Backward, the same transforms run the other way (each is linear): with dY a tile of
@@ -36,31 +42,35 @@ dZ, dM = A dY A^T, then
 
     dU[e] = V[e]^T @ dM[e]                  summed over tiles: dW = G^T dU G
     dV[e] = dM[e] @ U[e]^T                  dX = the sum over tiles of B dV B^T,
-                                            each on its own 4x4 patch
+                                            each on its own patch
     db = the sum of dZ
 
-The transforms are exact rearrangements of sums (halves and signs), so results differ
-from the reference by rounding only: float64 within 1e-14 relative on the tests' grids.
-An output grid of odd size gets one more row or column of tiles, computed and dropped
+The transforms are exact rearrangements of sums, so results differ from the reference
+by rounding only; F(4x4)'s larger coefficients (up to 8, and 1/24) round more: float64
+within 1e-13 relative on the tests' grids, float32 within 1e-5. An output grid whose
+size is not a multiple of m gets one more row or column of tiles, computed and dropped
 (backward, their dY is 0); patches past the padded image read zeros.
 
-**When it pays** (``paths.py``): the 16 products are narrow (K = C channels), and the
-transforms read and write every tile's 16 x (C + F) numbers, against im2col's one GEMM
-of K = 9 C. So it wins where C x F is large: from 32 channels to 16 filters and more
-(W7's second layer, 32 -> 64: forward 0.82x / 0.66x and backward 0.66x / 0.70x BLAS's
-time, float32 / float64); with 8 channels it ties, with fewer it loses.
+**When it pays** (``paths.py``): the products are narrow (K = C channels), and the
+transforms read and write every tile's (m + 2)^2 x (C + F) numbers, against im2col's one
+GEMM of K = 9 C. So it wins where C x F is large: from 32 channels to 16 filters and
+more (W7's second layer, 32 -> 64); with 8 channels it ties, with fewer it loses. Of the
+two tile sizes, F(4x4) reads and writes 36 numbers per 16 outputs where F(2x2) moves 16
+per 4: fewer products and less memory traffic, for transforms of more terms (``TILE``).
 
 Layout and speed. Chunks of samples, each on one thread (``workers.share``), as in
 ``conv_gemm.py``; dW's and db's partial sums per chunk are added in chunk order, so the
-bits do not depend on the number of threads. V and M are (16, T + 1, C or F): the
-spare row puts the 16 positions of a tile 4 KB-unaligned apart (T x C x 4 bytes is a
-multiple of 4096 at W7's shapes, and 16 streams that far apart fight for the same
+bits do not depend on the number of threads. V and M are ((m + 2)^2, T + 1, C or F):
+the spare row puts the positions of a tile 4 KB-unaligned apart (at W7's shapes
+T x C x 4 bytes is a multiple of 4096, and 16 streams that far apart fight for the same
 cache sets: the input transform ran 3.7x slower). Every inner loop writes ONE array,
 so that LLVM turns it into SIMD code (loops that wrote all 16 positions at once stayed
 scalar: 3.2x slower), and runs along a whole row of tiles (below, the transforms).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -71,28 +81,44 @@ from . import buffers  # the large arrays, recycled across calls
 
 KERNEL = {"cache": True, "nogil": True, "error_model": "numpy"}
 
-G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# The matrices (B^T, G, A^T) of F(m x m, 3 x 3), by m. Any (B^T, G, A^T) with
+# A^T [(G g) * (B^T d)] = the correlation of d with g works here; the tests check both.
+TRANSFORMS = {
+    2: (np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], dtype=float),
+        np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+        np.array([[1, 1, 1, 0], [0, 1, -1, -1]], dtype=float)),
+    4: (np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                  [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], dtype=float),
+        np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                  [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+        np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=float)),
+}
+TILE = {"float32": 4, "float64": 4}  # m, by dtype (measured: see paths.py's Winograd note)
 
-# The transforms as tables of (index, sign) terms, one row of each matrix per row:
-# B^T: row r of B^T d is d[BT_TERMS[r, 0]] + BT_SIGNS[r] * d[BT_TERMS[r, 1]]
-BT_TERMS = np.array([[0, 2], [1, 2], [2, 1], [1, 3]], dtype=np.int64)
-BT_SIGNS = np.array([-1.0, 1.0, -1.0, -1.0])
-# A^T: row r of A^T m is m[i0] + s1 * m[i1] + s2 * m[i2]
-AT_TERMS = np.array([[0, 1, 2], [1, 2, 3]], dtype=np.int64)
-AT_SIGNS = np.array([[1.0, 1.0], [-1.0, -1.0]])
-# A (4 x 2): row r of A g is s0 * g[i0] + s1 * g[i1]; index 2 is a row of zeros
-A_TERMS = np.array([[0, 2], [0, 1], [0, 1], [1, 2]], dtype=np.int64)
-A_SIGNS = np.array([[1.0, 1.0], [1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
-# B (4 x 4) = (B^T)^T: row r of B v has B_COUNT[r] terms s * v[i]
-B_TERMS = np.array([[0, 0, 0], [1, 2, 3], [0, 1, 2], [3, 0, 0]], dtype=np.int64)
-B_SIGNS = np.array([[1.0, 0.0, 0.0], [1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [-1.0, 0.0, 0.0]])
-B_COUNT = np.array([1, 3, 3, 1], dtype=np.int64)
-
-# A chunk's M (16 x tiles x max(C, F) numbers) is about this many bytes at most: 1 MB
-# measured best at W7's second layer (float64, 2 threads: 256 KB 1.15x, 512 KB 1.10x,
-# 2 MB within noise).
-CHUNK_BYTES = 1 << 20
+# A chunk's M ((m + 2)^2 x tiles x max(C, F) numbers) is about this many bytes at most:
+# 2 MB measured best at W7's second layer with F(4x4) (2 threads, forward + backward:
+# float64 512 KB 1.34x, 1 MB 1.19x, 4 MB 1.06x; float32 1-4 MB within noise, 512 KB 1.08x).
+CHUNK_BYTES = 1 << 21
 SPARE = 1  # the spare row of V and M (module docstring)
+TERMS = 5  # the most nonzero numbers in a row of the transforms (F(4x4)'s A^T and B)
+
+
+@lru_cache(maxsize=None)
+def tables(m: int, dtype: str):
+    """The transforms of F(m x m, 3 x 3) as the kernels read them: for each of B^T, A^T,
+    A = (A^T)^T and B = (B^T)^T, every row's nonzero terms as (column, coefficient)
+    pairs, columns padded with -1. A row of B^T d is then sum_k coef[r, k] d[col[r, k]]:
+    2-4 terms, where a dense row would multiply 4-6 numbers, most by 0 or 1."""
+    BT, _, AT = TRANSFORMS[m]
+    out = []
+    for matrix in (BT, AT, AT.T, BT.T):
+        columns = np.zeros((matrix.shape[0], TERMS), dtype=np.int64)
+        coefs = np.zeros((matrix.shape[0], TERMS), dtype=dtype)
+        for r, row in enumerate(matrix):
+            nonzero = np.flatnonzero(row)
+            columns[r, :nonzero.size], coefs[r, :nonzero.size] = nonzero, row[nonzero]
+        out += [columns, coefs]
+    return tuple(out)  # bt columns, bt coefs, at ..., a ..., b ...
 
 
 # --------------------------------------------------------------------------- the transforms
@@ -100,92 +126,109 @@ SPARE = 1  # the spare row of V and M (module docstring)
 # side in V and M (tile after tile, channels innermost), so each formula is one loop
 # along the whole row (tw x C numbers), long enough for SIMD lanes to pay (tile by tile,
 # 32 float32 channels made two passes of 16 lanes a loop: the gradient's transform ran
-# 1.9x slower). The image rows are kept with their even pixels first, then their odd
-# ones: column j of tile x is pixel 2x + j, so for every tile of the row it sits at the
-# same offset, ((j % 2) * (tw + 1) + j // 2) channels' widths along its half, and the
-# row's patches are read as whole runs too. Every index below is unsigned (np.uint64):
-# for a signed index Numba adds a test for negative values, which stops LLVM from
-# vectorising (conv_gemm.py).
+# 1.9x slower). A 2-D transform is two 1-D ones, rows then columns (X^T d X: first the
+# rows of X^T d into scratch, then those times X), each a sum of a few terms (``tables``).
+# The image rows are kept with their pixels grouped by x mod m: column j of tile x is
+# pixel m x + j, so for every tile of the row it sits at the same offset,
+# ((j % m) * (tw + 1) + j // m) channels' widths along the row, and the row's patches
+# are read as whole runs too. Every index below is unsigned (np.uint64): for a signed
+# index Numba adds a test for negative values, which stops LLVM from vectorising
+# (conv_gemm.py).
 
 
 @njit(cache=True, inline="always")
-def _pixel(x, half, C):
-    """Where pixel x of an image row starts, in a row kept as even pixels then odd ones."""
-    return np.uint64(((x % 2) * half + x // 2) * C)
+def _pixel(x, part, m, C):
+    """Where pixel x of an image row starts, in a row kept as pixels grouped by x mod m,
+    ``part`` pixels a group."""
+    return np.uint64(((x % m) * part + x // m) * C)
+
+
+@njit(cache=True, inline="always")
+def _combine(out, o, src, base, stride, columns, coefs, r, L, accumulate):
+    """out[o:o+L] = (or += with ``accumulate``) the sum over row r's TERMS terms k of
+    coefs[r, k] * src[base + columns[r, k] * stride:][:L]: one row of a 1-D transform,
+    for a whole row of tiles, in one loop that writes out alone (SIMD) and once."""
+    s0, s1, s2, s3, s4 = (base + np.uint64(columns[r, 0]) * stride, base + np.uint64(columns[r, 1]) * stride,
+                          base + np.uint64(columns[r, 2]) * stride, base + np.uint64(columns[r, 3]) * stride,
+                          base + np.uint64(columns[r, 4]) * stride)
+    c0, c1, c2, c3, c4 = coefs[r, 0], coefs[r, 1], coefs[r, 2], coefs[r, 3], coefs[r, 4]
+    if accumulate:
+        for q in range(L):
+            out[o + q] += ((c0 * src[s0 + q] + c1 * src[s1 + q]) + (c2 * src[s2 + q] + c3 * src[s3 + q])
+                           + c4 * src[s4 + q])
+    else:
+        for q in range(L):
+            out[o + q] = ((c0 * src[s0 + q] + c1 * src[s1 + q]) + (c2 * src[s2 + q] + c3 * src[s3 + q])
+                          + c4 * src[s4 + q])
 
 
 @njit(**KERNEL)
-def input_tiles(X, first, last, top, left, th, tw, image, V):
-    """V (16, rows, C) <- B^T d B of every 4x4 patch d of samples first..last-1, a row of
-    tiles at a time (th rows of tw a sample); ``image`` (2 th + 2, 2 tw + 2, C) is
-    zero-padded scratch whose border stays zero, its rows even pixels first."""
+def input_tiles(X, first, last, top, left, th, tw, m, bt_columns, bt_coefs, image, V):
+    """V ((m+2)^2, rows, C) <- B^T d B of every (m+2) x (m+2) patch d of samples
+    first..last-1, a row of tiles at a time (th rows of tw a sample); ``image``
+    (m th + 2, m (tw + 1), C) is zero-padded scratch whose border stays zero, its rows'
+    pixels grouped by x mod m."""
     _, H, W, C = X.shape
-    half = tw + 1
+    alpha, part = m + 2, tw + 1
     Cu = np.uint64(C)
     S = np.uint64(V.shape[1]) * Cu  # from one position e to the next in V
-    R = np.uint64(2 * half) * Cu  # from one image row to the next
+    R = np.uint64(m * part) * Cu  # from one image row to the next
     L = np.uint64(tw) * Cu  # a row of tiles, one position
     flat_image, out = image.reshape(image.size), V.reshape(V.size)
+    rows = np.empty(alpha * alpha * tw * C, dtype=X.dtype)  # (B^T d)[a, j], a row of tiles
     t = np.uint64(0)
     for n in range(first, last):
         for r in range(H):
             row = np.uint64(r + top) * R
             pixels = X[n, r]
             for s in range(W):
-                start = row + _pixel(s + left, half, C)
+                start = row + _pixel(s + left, part, m, C)
                 for c in range(Cu):
                     flat_image[start + c] = pixels[s, c]
         for ty in range(th):
-            for a in range(4):  # V[a, b] = the 2 x 2 terms of B^T's rows a and b, for the whole row
-                row0 = np.uint64(2 * ty + BT_TERMS[a, 0]) * R
-                row1 = np.uint64(2 * ty + BT_TERMS[a, 1]) * R
-                sa = X.dtype.type(BT_SIGNS[a])
-                for b in range(4):
-                    col0, col1 = _pixel(BT_TERMS[b, 0], half, C), _pixel(BT_TERMS[b, 1], half, C)
-                    sb = X.dtype.type(BT_SIGNS[b])
-                    d00, d01, d10, d11 = row0 + col0, row0 + col1, row1 + col0, row1 + col1
-                    o = np.uint64(a * 4 + b) * S + t * Cu
-                    for q in range(L):
-                        out[o + q] = ((flat_image[d00 + q] + sb * flat_image[d01 + q])
-                                      + sa * (flat_image[d10 + q] + sb * flat_image[d11 + q]))
+            patch_top = np.uint64(m * ty) * R
+            for a in range(alpha):  # (B^T d)[a, j] = sum_i B^T[a, i] d[i, j]
+                for j in range(alpha):
+                    _combine(rows, np.uint64(a * alpha + j) * L, flat_image, patch_top + _pixel(j, part, m, C), R,
+                             bt_columns, bt_coefs, a, L, False)
+            for a in range(alpha):  # V[a, b] = sum_j B^T[b, j] (B^T d)[a, j]
+                for b in range(alpha):
+                    _combine(out, np.uint64(a * alpha + b) * S + t * Cu, rows, np.uint64(a * alpha) * L, L,
+                             bt_columns, bt_coefs, b, L, False)
             t += np.uint64(tw)
 
 
 @njit(**KERNEL)
-def output_tiles(M, first, last, th, tw, b, relu, Z, A, row_Z):
+def output_tiles(M, first, last, th, tw, m, at_columns, at_coefs, b, relu, Z, A):
     """Z (and A = max(Z, 0) with ``relu``) of samples first..last-1 <- A^T M A + b, the
-    2 x 2 outputs of each tile that lie inside the output; ``row_Z`` (tw * F) is scratch:
-    one output of every tile of a row."""
+    m x m outputs of each tile that lie inside the output."""
     _, oh, ow, F = Z.shape
+    alpha = m + 2
     Fu = np.uint64(F)
     S = np.uint64(M.shape[1]) * Fu
     L = np.uint64(tw) * Fu
-    m = M.reshape(M.size)
+    flat_M = M.reshape(M.size)
+    rows = np.empty(m * alpha * tw * F, dtype=Z.dtype)  # (A^T M)[a, j], a row of tiles
+    row_Z = np.empty(tw * F, dtype=Z.dtype)  # one output of every tile of the row
     zero = Z.dtype.type(0)
     t = np.uint64(0)
     for n in range(first, last):
         Zn, An = Z[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F)
         for ty in range(th):
             tiles = t * Fu
-            for a in range(2):
-                y = 2 * ty + a
+            for a in range(m):  # (A^T M)[a, j] = sum_i A^T[a, i] M[i, j]
+                for j in range(alpha):
+                    _combine(rows, np.uint64(a * alpha + j) * L, flat_M, tiles + np.uint64(j) * S,
+                             np.uint64(alpha) * S, at_columns, at_coefs, a, L, False)
+            for a in range(m):
+                y = m * ty + a
                 if y >= oh:
                     continue
-                r0 = tiles + np.uint64(AT_TERMS[a, 0] * 4) * S
-                r1 = tiles + np.uint64(AT_TERMS[a, 1] * 4) * S
-                r2 = tiles + np.uint64(AT_TERMS[a, 2] * 4) * S
-                sa1, sa2 = Z.dtype.type(AT_SIGNS[a, 0]), Z.dtype.type(AT_SIGNS[a, 1])
-                for bb in range(2):
-                    c0, c1, c2 = (np.uint64(AT_TERMS[bb, 0]) * S, np.uint64(AT_TERMS[bb, 1]) * S,
-                                  np.uint64(AT_TERMS[bb, 2]) * S)
-                    sb1, sb2 = Z.dtype.type(AT_SIGNS[bb, 0]), Z.dtype.type(AT_SIGNS[bb, 1])
-                    for q in range(L):
-                        row0 = m[r0 + c0 + q] + sb1 * m[r0 + c1 + q] + sb2 * m[r0 + c2 + q]
-                        row1 = m[r1 + c0 + q] + sb1 * m[r1 + c1 + q] + sb2 * m[r1 + c2 + q]
-                        row2 = m[r2 + c0 + q] + sb1 * m[r2 + c1 + q] + sb2 * m[r2 + c2 + q]
-                        row_Z[q] = row0 + sa1 * row1 + sa2 * row2
-                    for tx in range(tw):  # each tile's output (y, 2 tx + bb), + b, into Z
-                        x = 2 * tx + bb
+                for bb in range(m):  # Y[a, bb] = sum_j A^T[bb, j] (A^T M)[a, j]
+                    _combine(row_Z, np.uint64(0), rows, np.uint64(a * alpha) * L, L, at_columns, at_coefs, bb, L,
+                             False)
+                    for tx in range(tw):  # each tile's output (y, m tx + bb), + b, into Z
+                        x = m * tx + bb
                         if x >= ow:
                             continue
                         z, o = np.uint64((y * ow + x) * F), np.uint64(tx) * Fu
@@ -200,26 +243,27 @@ def output_tiles(M, first, last, th, tw, b, relu, Z, A, row_Z):
 
 
 @njit(**KERNEL)
-def gradient_tiles(given, A, relu, first, last, th, tw, dZ, db, dM, rows_dZ):
-    """dM (16, rows, F) <- A dY A^T of every tile of samples first..last-1, and db += the
-    sum of dZ. ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where A > 0 is
-    written to dZ on the way. ``rows_dZ`` (5, tw * F) is scratch: the four dZ values of
-    every tile of a row (0 outside the output), then a row of zeros."""
+def gradient_tiles(given, A, relu, first, last, th, tw, m, a_columns, a_coefs, dZ, db, dM):
+    """dM ((m+2)^2, rows, F) <- A dY A^T of every tile of samples first..last-1, and
+    db += the sum of dZ. ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where
+    A > 0 is written to dZ on the way."""
     _, oh, ow, F = given.shape
+    alpha = m + 2
     Fu = np.uint64(F)
     S = np.uint64(dM.shape[1]) * Fu
     L = np.uint64(tw) * Fu
-    out, g = dM.reshape(dM.size), rows_dZ.reshape(rows_dZ.size)
+    out = dM.reshape(dM.size)
+    g = np.empty(m * m * tw * F, dtype=given.dtype)  # dY[i, j] of every tile of a row (0 outside the output)
+    rows = np.empty(alpha * m * tw * F, dtype=given.dtype)  # (A dY)[a, j]
     zero = given.dtype.type(0)
-    g[np.uint64(4) * L:] = zero
     t = np.uint64(0)
     for n in range(first, last):
         Gn, An, Dn = given[n].reshape(oh * ow * F), A[n].reshape(oh * ow * F), dZ[n].reshape(oh * ow * F)
         for ty in range(th):
-            for i in range(2):  # the tiles' rows of outputs: dZ (masked), db, then each tile's two
-                y = 2 * ty + i
+            for i in range(m):  # the tiles' rows of outputs: dZ (masked), db, then each tile's m
+                y = m * ty + i
                 if y >= oh:
-                    g[np.uint64(2 * i) * L:np.uint64(2 * i + 2) * L] = zero
+                    g[np.uint64(i * m) * L:np.uint64(i * m + m) * L] = zero
                     continue
                 start = np.uint64(y * ow * F)
                 if relu:
@@ -229,69 +273,60 @@ def gradient_tiles(given, A, relu, first, last, th, tw, dZ, db, dM, rows_dZ):
                     pixel = start + np.uint64(x) * Fu
                     for f in range(Fu):
                         db[f] += Dn[pixel + f]
-                for j in range(2):
-                    row = np.uint64(2 * i + j) * L
+                for j in range(m):
+                    row = np.uint64(i * m + j) * L
                     for tx in range(tw):
-                        x, o = 2 * tx + j, row + np.uint64(tx) * Fu
+                        x, o = m * tx + j, row + np.uint64(tx) * Fu
                         if x >= ow:
                             g[o:o + Fu] = zero
                             continue
                         pixel = start + np.uint64(x) * Fu
                         for f in range(Fu):
                             g[o + f] = Dn[pixel + f]
+            for a in range(alpha):  # (A dY)[a, j] = sum_i A[a, i] dY[i, j]
+                for j in range(m):
+                    _combine(rows, np.uint64(a * m + j) * L, g, np.uint64(j) * L, np.uint64(m) * L,
+                             a_columns, a_coefs, a, L, False)
             tiles = t * Fu
-            for a in range(4):  # dM[a, b] = the 2 x 2 terms of A's rows a and b, for the whole row
-                sa0, sa1 = given.dtype.type(A_SIGNS[a, 0]), given.dtype.type(A_SIGNS[a, 1])
-                for bb in range(4):
-                    sb0, sb1 = given.dtype.type(A_SIGNS[bb, 0]), given.dtype.type(A_SIGNS[bb, 1])
-                    g00 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 0]) * L
-                    g01 = _tile_row(A_TERMS[a, 0], A_TERMS[bb, 1]) * L
-                    g10 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 0]) * L
-                    g11 = _tile_row(A_TERMS[a, 1], A_TERMS[bb, 1]) * L
-                    o = np.uint64(a * 4 + bb) * S + tiles
-                    for q in range(L):
-                        out[o + q] = (sa0 * (sb0 * g[g00 + q] + sb1 * g[g01 + q])
-                                      + sa1 * (sb0 * g[g10 + q] + sb1 * g[g11 + q]))
+            for a in range(alpha):  # dM[a, b] = sum_j A[b, j] (A dY)[a, j]
+                for bb in range(alpha):
+                    _combine(out, np.uint64(a * alpha + bb) * S + tiles, rows, np.uint64(a * m) * L, L,
+                             a_columns, a_coefs, bb, L, False)
             t += np.uint64(tw)
 
 
-@njit(cache=True, inline="always")
-def _tile_row(i, j):
-    """The row of rows_dZ holding dY[i, j] (i, j in 0, 1), or its row of zeros (index 2)."""
-    return np.uint64(4 if i == 2 or j == 2 else i * 2 + j)
-
-
 @njit(**KERNEL)
-def scatter_tiles(dV, first, last, top, left, th, tw, dimage, dX):
+def scatter_tiles(dV, first, last, top, left, th, tw, m, b_columns, b_coefs, dimage, dX):
     """dX of samples first..last-1 <- the sum over tiles of B dV B^T, each tile's on its
-    own 4 x 4 patch of ``dimage`` (scratch, laid out as ``input_tiles``'s image), a row
-    of tiles at a time, in a fixed order."""
+    own patch of ``dimage`` (scratch, laid out as ``input_tiles``'s image), a row of
+    tiles at a time, in a fixed order."""
     _, H, W, C = dX.shape
-    half = tw + 1
+    alpha, part = m + 2, tw + 1
     Cu = np.uint64(C)
     S = np.uint64(dV.shape[1]) * Cu
-    R = np.uint64(2 * half) * Cu
+    R = np.uint64(m * part) * Cu
     L = np.uint64(tw) * Cu
     v, flat = dV.reshape(dV.size), dimage.reshape(dimage.size)
+    rows = np.empty(alpha * alpha * tw * C, dtype=dX.dtype)  # (B dV)[i, b]
     t = np.uint64(0)
     for n in range(first, last):
         flat[:] = 0
         for ty in range(th):
             tiles = t * Cu
-            for a in range(4):
-                for b in range(4):
-                    pixel = np.uint64(2 * ty + a) * R + _pixel(b, half, C)  # column b of the row's first tile
-                    for ka in range(B_COUNT[a]):
-                        for kb in range(B_COUNT[b]):
-                            sign = dX.dtype.type(B_SIGNS[a, ka] * B_SIGNS[b, kb])
-                            e = np.uint64(B_TERMS[a, ka] * 4 + B_TERMS[b, kb]) * S + tiles
-                            for q in range(L):
-                                flat[pixel + q] += sign * v[e + q]
+            for i in range(alpha):  # (B dV)[i, b] = sum_a B[i, a] dV[a, b]
+                for b in range(alpha):
+                    _combine(rows, np.uint64(i * alpha + b) * L, v, tiles + np.uint64(b) * S, np.uint64(alpha) * S,
+                             b_columns, b_coefs, i, L, False)
+            patch_top = np.uint64(m * ty) * R
+            for i in range(alpha):  # the patch's d[i, j] += sum_b B[j, b] (B dV)[i, b]
+                for j in range(alpha):
+                    _combine(flat, patch_top + np.uint64(i) * R + _pixel(j, part, m, C), rows,
+                             np.uint64(i * alpha) * L, L, b_columns, b_coefs, j, L, True)
             t += np.uint64(tw)
         for r in range(H):
             row, pixels = np.uint64(r + top) * R, dX[n, r]
             for s in range(W):
-                start = row + _pixel(s + left, half, C)
+                start = row + _pixel(s + left, part, m, C)
                 for c in range(Cu):
                     pixels[s, c] = flat[start + c]
 
@@ -306,25 +341,36 @@ def _require_3x3(W, strides):
                          f"at stride {tuple(strides)}")
 
 
-def _geometry(X, W, padding):
-    (m, H, Wd, C), F = X.shape, W.shape[3]
+def _geometry(X, W, padding, m):
+    (n, H, Wd, C), F = X.shape, W.shape[3]
     (top, bottom), (left, right) = padding
     oh, ow = H + top + bottom - 2, Wd + left + right - 2
-    return m, C, F, top, left, oh, ow, -(-oh // 2), -(-ow // 2)  # th x tw tiles cover the output
+    return n, C, F, top, left, oh, ow, -(-oh // m), -(-ow // m)  # th x tw tiles of m x m cover the output
 
 
-def samples_per_chunk(m, tiles, C, F, itemsize):
+def samples_per_chunk(n, tiles, C, F, itemsize, m=2):
     """Samples per chunk: an even number of chunks (2 at least) of equal size, each's M
     under CHUNK_BYTES where a sample allows it; the shapes alone decide."""
-    chunks = max(2, -(-m * 16 * tiles * max(C, F) * itemsize // CHUNK_BYTES))
+    chunks = max(2, -(-n * (m + 2) ** 2 * tiles * max(C, F) * itemsize // CHUNK_BYTES))
     chunks += chunks % 2
-    return max(1, -(-m // chunks))
+    return max(1, -(-n // chunks))
 
 
-def _transformed_filters(W, dtype):
-    """U (16, C, F): G g G^T for every channel and filter, position e = 4 a + b."""
-    C, F = W.shape[2:]
-    return np.ascontiguousarray(np.einsum("ai,ijcf,bj->abcf", G, W, G).reshape(16, C, F), dtype=dtype)
+def _transformed_filters(W, G, dtype):
+    """U ((m+2)^2, C, F): G g G^T for every channel and filter, position e = (m+2) a + b
+    (in float64, then cast)."""
+    alpha, (C, F) = G.shape[0], W.shape[2:]
+    GW = np.tensordot(G, W, axes=(1, 0))  # (alpha, 3, C, F)
+    U = np.tensordot(GW, G, axes=(1, 1))  # (alpha, C, F, alpha)
+    return np.ascontiguousarray(U.transpose(0, 3, 1, 2).reshape(alpha * alpha, C, F), dtype=dtype)
+
+
+def _filter_gradient(dU, G, dtype):
+    """dW (3, 3, C, F) = G^T dU G from dU ((m+2)^2, C, F)."""
+    alpha, (C, F) = G.shape[0], dU.shape[1:]
+    GdU = np.tensordot(G, dU.reshape(alpha, alpha, C, F), axes=(0, 0))  # (3, alpha, C, F)
+    dW = np.tensordot(GdU, G, axes=(1, 0))  # (3, C, F, 3)
+    return np.ascontiguousarray(dW.transpose(0, 3, 1, 2), dtype=dtype)
 
 
 def conv2d_forward(X, W, b, strides, padding):
@@ -352,32 +398,34 @@ def conv2d_activation_backward(dA, Z, A, X, W, strides, padding, need_dX, activa
     return _backward(dA, X, W, padding, need_dX, A if activation == RELU else None)
 
 
-def _chunk(c, per, m, th, tw, C, F, dtype):
+def _chunk(c, per, n, th, tw, m, C, F, dtype):
     """Chunk c's samples first..last-1, its rows of tiles, and its scratch: the zero-padded
-    image, V (16, rows + SPARE, C) and M or dM (16, rows + SPARE, F)."""
-    first, last = c * per, min(m, (c + 1) * per)
-    rows = (last - first) * th * tw
-    image = np.zeros((2 * th + 2, 2 * tw + 2, C), dtype=dtype)
-    return (first, last, rows, image, buffers.empty((16, rows + SPARE, C), dtype),
-            buffers.empty((16, rows + SPARE, F), dtype))
+    image, V ((m+2)^2, rows + SPARE, C) and M or dM ((m+2)^2, rows + SPARE, F)."""
+    first, last = c * per, min(n, (c + 1) * per)
+    rows, positions = (last - first) * th * tw, (m + 2) ** 2
+    image = np.zeros((m * th + 2, m * (tw + 1), C), dtype=dtype)
+    return (first, last, rows, image, buffers.empty((positions, rows + SPARE, C), dtype),
+            buffers.empty((positions, rows + SPARE, F), dtype))
 
 
 def _forward(X, W, b, padding, relu):
     X = np.ascontiguousarray(X)
-    m, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding)
-    U = _transformed_filters(W, X.dtype)
+    m = TILE[X.dtype.name]
+    n, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding, m)
+    bt_columns, bt_coefs, at_columns, at_coefs, _, _, _, _ = tables(m, X.dtype.name)
+    U = _transformed_filters(W, TRANSFORMS[m][1], X.dtype)
     bias = np.zeros(F, dtype=X.dtype) if b is None else np.ascontiguousarray(b, dtype=X.dtype)
-    Z = buffers.empty((m, oh, ow, F), X.dtype)
+    Z = buffers.empty((n, oh, ow, F), X.dtype)
     A = buffers.empty(Z.shape, X.dtype) if relu else Z
-    per = samples_per_chunk(m, th * tw, C, F, X.itemsize)
+    per = samples_per_chunk(n, th * tw, C, F, X.itemsize, m)
 
     def run(c):
-        first, last, rows, image, V, M = _chunk(c, per, m, th, tw, C, F, X.dtype)
-        input_tiles(X, first, last, top, left, th, tw, image, V)
+        first, last, rows, image, V, M = _chunk(c, per, n, th, tw, m, C, F, X.dtype)
+        input_tiles(X, first, last, top, left, th, tw, m, bt_columns, bt_coefs, image, V)
         np.matmul(V[:, :rows], U, out=M[:, :rows])
-        output_tiles(M, first, last, th, tw, bias, relu, Z, A, np.empty(tw * F, dtype=X.dtype))
+        output_tiles(M, first, last, th, tw, m, at_columns, at_coefs, bias, relu, Z, A)
 
-    workers.share(run, -(-m // per))
+    workers.share(run, -(-n // per))
     return Z, A
 
 
@@ -385,32 +433,34 @@ def _backward(dZ, X, W, padding, need_dX, relu_A):
     """(dX, dW, db, dZ). With ``relu_A`` (the forward's A = max(Z, 0)), the first argument
     is dA and dZ = dA where A > 0 is formed on the way."""
     X = np.ascontiguousarray(X)
-    m, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding)
-    U = _transformed_filters(W, X.dtype)
+    m = TILE[X.dtype.name]
+    n, C, F, top, left, oh, ow, th, tw = _geometry(X, W, padding, m)
+    bt_columns, bt_coefs, _, _, a_columns, a_coefs, b_columns, b_coefs = tables(m, X.dtype.name)
+    G = TRANSFORMS[m][1]
+    U = _transformed_filters(W, G, X.dtype)
     U_T = np.ascontiguousarray(U.transpose(0, 2, 1))
     given = np.ascontiguousarray(dZ, dtype=X.dtype)
     relu = relu_A is not None
     dZ = buffers.empty(given.shape, X.dtype) if relu else given
     mask = np.ascontiguousarray(relu_A) if relu else given
-    per = samples_per_chunk(m, th * tw, C, F, X.itemsize)
-    chunks = -(-m // per)
-    dU_parts = np.empty((chunks, 16, C, F), dtype=X.dtype)
+    per = samples_per_chunk(n, th * tw, C, F, X.itemsize, m)
+    chunks = -(-n // per)
+    dU_parts = np.empty((chunks, (m + 2) ** 2, C, F), dtype=X.dtype)
     db_parts = np.zeros((chunks, F), dtype=X.dtype)
     dX = buffers.empty(X.shape, X.dtype) if need_dX else None
 
     def run(c):
-        first, last, rows, image, V, dM = _chunk(c, per, m, th, tw, C, F, X.dtype)
-        gradient_tiles(given, mask, relu, first, last, th, tw, dZ, db_parts[c], dM, np.empty((5, tw * F), X.dtype))
-        input_tiles(X, first, last, top, left, th, tw, image, V)
+        first, last, rows, image, V, dM = _chunk(c, per, n, th, tw, m, C, F, X.dtype)
+        gradient_tiles(given, mask, relu, first, last, th, tw, m, a_columns, a_coefs, dZ, db_parts[c], dM)
+        input_tiles(X, first, last, top, left, th, tw, m, bt_columns, bt_coefs, image, V)
         np.matmul(V[:, :rows].transpose(0, 2, 1), dM[:, :rows], out=dU_parts[c])
         if need_dX:
             np.matmul(dM[:, :rows], U_T, out=V[:, :rows])  # dV, in V's place: V is no longer needed
-            scatter_tiles(V, first, last, top, left, th, tw, image, dX)
+            scatter_tiles(V, first, last, top, left, th, tw, m, b_columns, b_coefs, image, dX)
 
     workers.share(run, chunks)
     dU, db = dU_parts[0].copy(), db_parts[0].copy()
     for c in range(1, chunks):  # in chunk order: the same sums on any number of threads
         dU += dU_parts[c]
         db += db_parts[c]
-    dW = np.einsum("ai,abcf,bj->ijcf", G, dU.reshape(4, 4, C, F), G).astype(X.dtype, copy=False)
-    return dX, np.ascontiguousarray(dW), db, dZ
+    return dX, _filter_gradient(dU, G, X.dtype), db, dZ
