@@ -54,9 +54,10 @@ size is not a multiple of m gets one more row or column of tiles, computed and d
 **When it pays** (``paths.py``): the products are narrow (K = C channels), and the
 transforms read and write every tile's (m + 2)^2 x (C + F) numbers, against im2col's one
 GEMM of K = 9 C. So it wins where C x F is large: from 32 channels to 16 filters and
-more (W7's second layer, 32 -> 64); with 8 channels it ties, with fewer it loses. Of the
-two tile sizes, F(4x4) reads and writes 36 numbers per 16 outputs where F(2x2) moves 16
-per 4: fewer products and less memory traffic, for transforms of more terms (``TILE``).
+more (W7's second layer, 32 -> 64), in float64 also from 8 channels to 32 filters; with
+fewer it loses. Of the two tile sizes, F(4x4) reads and writes 36 numbers per 16 outputs
+where F(2x2) moves 16 per 4: fewer products and less memory traffic, for transforms of
+more terms (``TILE``).
 
 Layout and speed. Chunks of samples, each on one thread (``workers.share``), as in
 ``conv_gemm.py``; dW's and db's partial sums per chunk are added in chunk order, so the
@@ -93,7 +94,11 @@ TRANSFORMS = {
                   [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
         np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=float)),
 }
-TILE = {"float32": 4, "float64": 4}  # m, by dtype (measured: see paths.py's Winograd note)
+# m, by dtype. W7's second layer, F(4x4) against the F(2x2) kernel of before (its own
+# loops, written for its terms of +-1; 2 threads, interleaved): forward 0.83x / 0.88x the
+# time, backward 0.74x / 0.74x (float32 / float64); these loops at m = 2 run 1.05-1.2x
+# slower than that kernel did: F(2x2) stays for the lesson and the tests.
+TILE = {"float32": 4, "float64": 4}
 
 # A chunk's M ((m + 2)^2 x tiles x max(C, F) numbers) is about this many bytes at most:
 # 2 MB measured best at W7's second layer with F(4x4) (2 threads, forward + backward:

@@ -10,7 +10,7 @@ Every op of this package has two kernels:
   chunks run in parallel on Numba's threads (``workers.py``).
 
 Convolutions of 3x3 filters at stride 1 have a third, ``winograd`` (``conv_winograd.py``):
-Winograd's F(2x2, 3x3), whose 16 products per tile of 2x2 outputs do the work of 36,
+Winograd's F(4x4, 3x3), whose 36 products per tile of 4x4 outputs do the work of 144,
 on BLAS in chunks as ``blas``.
 
 Small layers are faster direct (a BLAS call costs microseconds of set-up, and a
@@ -92,16 +92,17 @@ _forced = threading.local()  # a forced path in this thread (tests), over the en
 CONV_RULE = {"float32": ((16, 144),), "float64": ((64, 144),)}  # (filters at least, K at least)
 
 
-# Winograd (conv_winograd.py), for 3x3 filters at stride 1: its 16 products per tile are
-# narrow (K = C) and its transforms read and write 16 x (C + F) numbers a tile, so it
-# pays where C x F is large. Forward + backward with ReLU, 2 threads, interleaved
-# rounds (2026-12-02; benchmarks/probes/conv_paths.py --grid, 64 images of 16x16),
-# winograd / the faster of the other two: 32 channels to 16, 32, 64 filters 0.77 / 0.73,
-# 0.78 / 0.57, 0.81 / 0.65 (float32 / float64); to 8 filters 1.00 / 1.33; 8 channels
-# 0.94-1.25 (to 16-64 filters), 1 or 3 channels 1.5-5.7. W7's second layer (32 -> 64,
-# 256 images) alone 0.82 / 0.66 forward, 0.66 / 0.70 backward, against BLAS; W7's epoch
-# 0.84 / 0.89 (interleaved epochs, 10 and 6 each).
-WINOGRAD_RULE = {"float32": ((32, 16),), "float64": ((32, 16),)}  # (channels at least, filters at least)
+# Winograd (conv_winograd.py, F(4x4, 3x3)), for 3x3 filters at stride 1: its 36 products
+# per tile are narrow (K = C) and its transforms read and write 36 x (C + F) numbers per
+# 16 outputs, so it pays where C x F is large. Forward + backward with ReLU, 2 threads,
+# interleaved rounds (2026-12-02, day; benchmarks/probes/conv_paths.py --grid, 64 images
+# of 16x16), winograd / the faster of the other two, float32 / float64: 32 channels to
+# 16, 32, 64 filters 0.68 / 0.70, 0.66 / 0.52, 0.69 / 0.50; to 8 filters 1.03 / 1.00;
+# 8 channels to 32, 64 filters 1.08 / 0.84, 1.04 / 0.74, to 8, 16 1.13-1.68; 1 or 3
+# channels 1.3-6.3. (F(2x2) had won from 32 channels alone, by 0.57-0.81.) W7's second
+# layer (32 -> 64, 256 images) alone, against F(2x2): forward 0.83 / 0.88, backward
+# 0.74 / 0.74; W7's epoch 0.90 / 0.85 (interleaved epochs, 10 each).
+WINOGRAD_RULE = {"float32": ((32, 16),), "float64": ((32, 16), (8, 32))}  # (channels at least, filters at least)
 
 
 def conv_path(X_shape, W_shape, dtype, strides=(1, 1)) -> str:
