@@ -117,6 +117,13 @@ def _summed(parts):
     return total
 
 
+def _transposed(V):
+    """V^T, contiguous: the backward's dh = dZ_t @ V^T runs 1.15-1.5x faster on it than on
+    the view V.T (OpenBLAS, one core, (64 x 1024) @ (1024 x 256): float32 175 against 116
+    GFLOP/s, float64 79 against 69), for one copy of V per call."""
+    return np.ascontiguousarray(V.T)
+
+
 def _prepared(X, *weights):
     X = np.ascontiguousarray(X)
     return (X, *(np.ascontiguousarray(w, dtype=X.dtype) for w in weights))
@@ -189,13 +196,14 @@ def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
     dZ, dX = buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dU, dV, db = _partials(chunks, U.shape, V.shape, (u,), dtype=X.dtype)
 
+    V_T = _transposed(V)
     def run(c):
         first, last = _bounds(c, chunks, m)
         dh = np.zeros((last - first, u), dtype=X.dtype)
         for t in range(T - 1, -1, -1):
             _rnn_step_backward(t, first, last, dH, dh, Z, H, dZ, activation, K)
             if t > 0:
-                np.matmul(dZ[first:last, t], V.T, out=dh)
+                np.matmul(dZ[first:last, t], V_T, out=dh)
         _weight_gradients(X, H, dZ, None, first, last, dU[c], dV[c], db[c], dX, U)
 
     workers.share(run, chunks)
@@ -278,13 +286,14 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
     dZ, dP, dX = buffers.empty(Z.shape, X.dtype), buffers.empty(Z.shape, X.dtype), _input_gradient(X, need_dX)
     dU, dV, db, dbh = _partials(chunks, U.shape, V.shape, (3 * u,), (u,), dtype=X.dtype)
 
+    V_T = _transposed(V)
     def run(c):
         first, last = _bounds(c, chunks, m)
         dh = np.zeros((last - first, u), dtype=X.dtype)
         through_V = np.empty_like(dh)
         for t in range(T - 1, -1, -1):
             _gru_step_backward(t, first, last, dH, dh, H, Z, G, Hn, dZ, dP, activation, reset_gate, update_gate, K)
-            np.matmul(dP[first:last, t], V.T, out=through_V)
+            np.matmul(dP[first:last, t], V_T, out=through_V)
             dh += through_V
         _weight_gradients(X, H, dZ, dP, first, last, dU[c], dV[c], db[c], dX, U)
         _row_sums(dP[first:last, :, 2 * u:].reshape(-1, u), dbh[c])
@@ -351,13 +360,14 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
     dU, dV, db = _partials(chunks, U.shape, V.shape, (4 * u,), dtype=X.dtype)
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
 
+    V_T = _transposed(V)
     def run(c):
         first, last = _bounds(c, chunks, m)
         dh, dc = np.zeros((last - first, u), dtype=X.dtype), np.zeros((last - first, u), dtype=X.dtype)
         for t in range(T - 1, -1, -1):
             _lstm_step_backward(t, first, last, dH, dh, dc, C, S, Z, G, dZ, *codes, K)
             if t > 0:
-                np.matmul(dZ[first:last, t], V.T, out=dh)
+                np.matmul(dZ[first:last, t], V_T, out=dh)
         _weight_gradients(X, H, dZ, None, first, last, dU[c], dV[c], db[c], dX, U)
 
     workers.share(run, chunks)
