@@ -18,6 +18,7 @@ The products, for a chunk of s samples, T steps, n features, u units, G gates::
                                  dh = dZ_t @ V^T  (GRU: dh z + dP_t @ V^T)
     after the loop     dU     += X_rows^T @ dZ_rows     (n, s*T) @ (s*T, G*u)
                        dV     += Hprev_rows^T @ dP_rows (u, s*T) @ (s*T, G*u), Hprev = H one step late
+                                 (RNN, LSTM: dP = dZ, and the two are one product of n + u rows)
                        db     += sum of the dZ rows
                        dX_rows = dZ_rows @ U^T
 
@@ -92,14 +93,24 @@ def _input_gradient(X, need_dX):
 
 def _weight_gradients(X, H, dZ, dP, first, last, dU, dV, db, dX, U):
     """The chunk's dU, dV, db (partial sums) and its rows of dX (unless dX is None: a
-    first layer's), by BLAS (module docstring)."""
-    s, T = last - first, X.shape[1]
+    first layer's), by BLAS (module docstring). Where dU and dV multiply the same rows
+    (RNN, LSTM: dP is dZ) they are one product, [X_rows | Hprev_rows]^T @ dZ_rows: dU's
+    own, with its n = 32 rows, ran at half BLAS's speed (W8, float32, one core: dU 2.4 ms
+    and dV 10.1 apart, 10.8 ms as one)."""
+    s, T, n = last - first, X.shape[1], X.shape[2]
     dZ_rows = dZ[first:last].reshape(s * T, -1)
-    dP_rows = dZ_rows if dP is None else dP[first:last].reshape(s * T, -1)
-    np.matmul(X[first:last].reshape(s * T, -1).T, dZ_rows, out=dU)
-    H_prev = buffers.empty((s * T, H.shape[2]), H.dtype)
-    _shifted_rows(H, first, last, H_prev)
-    np.matmul(H_prev.T, dP_rows, out=dV)
+    X_rows = X[first:last].reshape(s * T, n)
+    if dP is None:
+        rows = buffers.empty((s * T, n + H.shape[2]), H.dtype)
+        rows[:, :n] = X_rows
+        _shifted_rows(H, first, last, rows[:, n:])
+        both = np.matmul(rows.T, dZ_rows)  # (n + u, G u): dU's rows, then dV's
+        dU[...], dV[...] = both[:n], both[n:]
+    else:
+        np.matmul(X_rows.T, dZ_rows, out=dU)
+        H_prev = buffers.empty((s * T, H.shape[2]), H.dtype)
+        _shifted_rows(H, first, last, H_prev)
+        np.matmul(H_prev.T, dP[first:last].reshape(s * T, -1), out=dV)
     _row_sums(dZ_rows, db)
     if dX is not None:
         np.matmul(dZ_rows, U.T, out=dX[first:last].reshape(s * T, -1))
