@@ -112,8 +112,9 @@ TERMS = 5  # the most nonzero numbers in a row of the transforms (F(4x4)'s A^T a
 def tables(m: int, dtype: str):
     """The transforms of F(m x m, 3 x 3) as the kernels read them: for each of B^T, A^T,
     A = (A^T)^T and B = (B^T)^T, every row's nonzero terms as (column, coefficient)
-    pairs, columns padded with -1. A row of B^T d is then sum_k coef[r, k] d[col[r, k]]:
-    2-4 terms, where a dense row would multiply 4-6 numbers, most by 0 or 1."""
+    pairs, TERMS of them, the unused ones (column 0, coefficient 0) at the end. A row of
+    B^T d is then sum_k coef[r, k] d[col[r, k]]: 1-5 terms, where a dense row would
+    multiply 4-6 numbers, most by 0 or 1."""
     BT, _, AT = TRANSFORMS[m]
     out = []
     for matrix in (BT, AT, AT.T, BT.T):
@@ -150,21 +151,32 @@ def _pixel(x, part, m, C):
 
 @njit(cache=True, inline="always")
 def _combine(out, o, src, base, stride, columns, coefs, r, L, accumulate):
-    """out[o:o+L] = (or += with ``accumulate``) the sum over row r's TERMS terms k of
+    """out[o:o+L] = (or += with ``accumulate``) the sum over row r's terms k of
     coefs[r, k] * src[base + columns[r, k] * stride:][:L]: one row of a 1-D transform,
-    for a whole row of tiles, in one loop that writes out alone (SIMD) and once."""
+    for a whole row of tiles, in one loop that writes out alone (SIMD) and once. The
+    row's count of terms is fixed for the loop: LLVM makes one loop per count."""
+    count = 0
+    for k in range(TERMS):
+        if coefs[r, k] != 0:
+            count = k + 1
     s0, s1, s2, s3, s4 = (base + np.uint64(columns[r, 0]) * stride, base + np.uint64(columns[r, 1]) * stride,
                           base + np.uint64(columns[r, 2]) * stride, base + np.uint64(columns[r, 3]) * stride,
                           base + np.uint64(columns[r, 4]) * stride)
     c0, c1, c2, c3, c4 = coefs[r, 0], coefs[r, 1], coefs[r, 2], coefs[r, 3], coefs[r, 4]
-    if accumulate:
-        for q in range(L):
-            out[o + q] += ((c0 * src[s0 + q] + c1 * src[s1 + q]) + (c2 * src[s2 + q] + c3 * src[s3 + q])
-                           + c4 * src[s4 + q])
-    else:
-        for q in range(L):
-            out[o + q] = ((c0 * src[s0 + q] + c1 * src[s1 + q]) + (c2 * src[s2 + q] + c3 * src[s3 + q])
-                          + c4 * src[s4 + q])
+    for q in range(L):
+        value = c0 * src[s0 + q]
+        if count > 1:
+            value += c1 * src[s1 + q]
+        if count > 2:
+            value += c2 * src[s2 + q]
+        if count > 3:
+            value += c3 * src[s3 + q]
+        if count > 4:
+            value += c4 * src[s4 + q]
+        if accumulate:
+            out[o + q] += value
+        else:
+            out[o + q] = value
 
 
 @njit(**KERNEL)
@@ -362,20 +374,18 @@ def samples_per_chunk(n, tiles, C, F, itemsize, m=2):
 
 
 def _transformed_filters(W, G, dtype):
-    """U ((m+2)^2, C, F): G g G^T for every channel and filter, position e = (m+2) a + b
-    (in float64, then cast)."""
+    """U ((m+2)^2, C, F): G g G^T for every channel and filter, position e = (m+2) a + b,
+    as two matrix products over all C F filters at once (in float64, then cast)."""
     alpha, (C, F) = G.shape[0], W.shape[2:]
-    GW = np.tensordot(G, W, axes=(1, 0))  # (alpha, 3, C, F)
-    U = np.tensordot(GW, G, axes=(1, 1))  # (alpha, C, F, alpha)
-    return np.ascontiguousarray(U.transpose(0, 3, 1, 2).reshape(alpha * alpha, C, F), dtype=dtype)
+    GW = np.matmul(G, W.reshape(3, 3 * C * F)).reshape(alpha, 3, C * F)  # (G g)[a, j]
+    return np.ascontiguousarray(np.matmul(G, GW).reshape(alpha * alpha, C, F), dtype=dtype)  # (G g G^T)[a, b]
 
 
 def _filter_gradient(dU, G, dtype):
-    """dW (3, 3, C, F) = G^T dU G from dU ((m+2)^2, C, F)."""
+    """dW (3, 3, C, F) = G^T dU G from dU ((m+2)^2, C, F), as two matrix products."""
     alpha, (C, F) = G.shape[0], dU.shape[1:]
-    GdU = np.tensordot(G, dU.reshape(alpha, alpha, C, F), axes=(0, 0))  # (3, alpha, C, F)
-    dW = np.tensordot(GdU, G, axes=(1, 0))  # (3, C, F, 3)
-    return np.ascontiguousarray(dW.transpose(0, 3, 1, 2), dtype=dtype)
+    GdU = np.matmul(G.T, dU.reshape(alpha, alpha * C * F)).reshape(3, alpha, C * F)  # (G^T dU)[i, b]
+    return np.ascontiguousarray(np.matmul(G.T, GdU).reshape(3, 3, C, F), dtype=dtype)  # (G^T dU G)[i, j]
 
 
 def conv2d_forward(X, W, b, strides, padding):
