@@ -102,7 +102,7 @@ TILE = {"float32": 4, "float64": 4}
 
 # A chunk's M ((m + 2)^2 x tiles x max(C, F) numbers) is about this many bytes at most:
 # 2 MB measured best at W7's second layer with F(4x4) (2 threads, forward + backward:
-# float64 512 KB 1.34x, 1 MB 1.19x, 4 MB 1.06x; float32 1-4 MB within noise, 512 KB 1.08x).
+# float64 512 KB 1.32x, 1 MB 1.17x, 4 MB 1.06x; float32 1-4 MB within 2%, 512 KB 1.07x).
 CHUNK_BYTES = 1 << 21
 SPARE = 1  # the spare row of V and M (module docstring)
 TERMS = 5  # the most nonzero numbers in a row of the transforms (F(4x4)'s A^T and B)
