@@ -151,6 +151,15 @@ def _pixel(x, part, m, C):
 
 
 @njit(cache=True, inline="always")
+def _steps(tiles, m, tw):
+    """For a tile array ((m+2)^2, rows, width) of a row of tw tiles: alpha = m + 2, the
+    width (unsigned), S from one position e to the next, and L a row of tiles at one
+    position."""
+    width = np.uint64(tiles.shape[2])
+    return m + 2, width, np.uint64(tiles.shape[1]) * width, np.uint64(tw) * width
+
+
+@njit(cache=True, inline="always")
 def _combine(out, o, src, base, stride, columns, coefs, r, L, accumulate):
     """out[o:o+L] = (or += with ``accumulate``) the sum over row r's terms k of
     coefs[r, k] * src[base + columns[r, k] * stride:][:L]: one row of a 1-D transform,
@@ -188,11 +197,9 @@ def input_tiles(X, first, last, top, left, th, tw, m, bt_columns, bt_coefs, imag
     (m th + 2, m (tw + 1), C) is zero-padded scratch whose border stays zero, its rows'
     pixels grouped by x mod m."""
     _, H, W, C = X.shape
-    alpha, part = m + 2, tw + 1
-    Cu = np.uint64(C)
-    S = np.uint64(V.shape[1]) * Cu  # from one position e to the next in V
+    alpha, Cu, S, L = _steps(V, m, tw)
+    part = tw + 1
     R = np.uint64(m * part) * Cu  # from one image row to the next
-    L = np.uint64(tw) * Cu  # a row of tiles, one position
     flat_image, out = image.reshape(image.size), V.reshape(V.size)
     rows = np.empty(alpha * alpha * tw * C, dtype=X.dtype)  # (B^T d)[a, j], a row of tiles
     t = np.uint64(0)
@@ -222,10 +229,7 @@ def output_tiles(M, first, last, th, tw, m, at_columns, at_coefs, b, relu, Z, A)
     """Z (and A = max(Z, 0) with ``relu``) of samples first..last-1 <- A^T M A + b, the
     m x m outputs of each tile that lie inside the output."""
     _, oh, ow, F = Z.shape
-    alpha = m + 2
-    Fu = np.uint64(F)
-    S = np.uint64(M.shape[1]) * Fu
-    L = np.uint64(tw) * Fu
+    alpha, Fu, S, L = _steps(M, m, tw)
     flat_M = M.reshape(M.size)
     rows = np.empty(m * alpha * tw * F, dtype=Z.dtype)  # (A^T M)[a, j], a row of tiles
     row_Z = np.empty(tw * F, dtype=Z.dtype)  # one output of every tile of the row
@@ -267,10 +271,7 @@ def gradient_tiles(given, A, relu, first, last, th, tw, m, a_columns, a_coefs, d
     db += the sum of dZ. ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where
     A > 0 is written to dZ on the way."""
     _, oh, ow, F = given.shape
-    alpha = m + 2
-    Fu = np.uint64(F)
-    S = np.uint64(dM.shape[1]) * Fu
-    L = np.uint64(tw) * Fu
+    alpha, Fu, S, L = _steps(dM, m, tw)
     out = dM.reshape(dM.size)
     g = np.empty(m * m * tw * F, dtype=given.dtype)  # dY[i, j] of every tile of a row (0 outside the output)
     rows = np.empty(alpha * m * tw * F, dtype=given.dtype)  # (A dY)[a, j]
@@ -320,11 +321,9 @@ def scatter_tiles(dV, first, last, top, left, th, tw, m, b_columns, b_coefs, dim
     own patch of ``dimage`` (scratch, laid out as ``input_tiles``'s image), a row of
     tiles at a time, in a fixed order."""
     _, H, W, C = dX.shape
-    alpha, part = m + 2, tw + 1
-    Cu = np.uint64(C)
-    S = np.uint64(dV.shape[1]) * Cu
+    alpha, Cu, S, L = _steps(dV, m, tw)
+    part = tw + 1
     R = np.uint64(m * part) * Cu
-    L = np.uint64(tw) * Cu
     v, flat = dV.reshape(dV.size), dimage.reshape(dimage.size)
     rows = np.empty(alpha * alpha * tw * C, dtype=dX.dtype)  # (B dV)[i, b]
     t = np.uint64(0)
