@@ -8,9 +8,9 @@ the reference code for any other activation). How they are organised for speed:
 * One compiled call runs whole sequences for a CHUNK of samples (``first`` to
   ``last``), step after step: the step's row of gate pre-activations
   Z = b + x_t U + h_{t-1} V, then every gate, the cell and h, in a few fused passes
-  along the row; going forward four samples at a time, whose products share the loads
-  of U and V (SAMPLE GROUPS, below), going back one sample after another: the same
-  per step, then dU, dV and db summed over the chunk's (sample, step) rows. Samples
+  along the row; four samples at a time, whose products share the loads of U and V
+  (SAMPLE GROUPS, below); going back the same per step, then dU, dV and db summed
+  over the chunk's (sample, step) rows. Samples
   are independent, so going forward the serial version is one chunk and the parallel
   version gives each thread its own chunk (``prange`` over chunks): no thread ever
   waits for another before the end.
@@ -45,6 +45,7 @@ from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernel
 from .chunks import gradient_chunks
 from . import buffers  # the large arrays, recycled across calls
 from .fastmath import (EXACT, INLINE, ONE, ZERO, activate, add_product, add_product_4, add_product_transposed,
+                       add_product_transposed_4,
                        add_weight_gradients, constants, derivative, exp_constants)
 
 # From this many samples on, and with more than one Numba thread, the parallel variant runs.
@@ -73,7 +74,13 @@ def _bounds(chunks, c, samples):
 # per sample; W3's forward, 32 samples x 20 steps x 32 units: float32 113 -> 92 us,
 # float64 198 -> 124 us). A sample's sums are the same either way, but the groups are
 # taken from sample 0 in fours whatever the chunks (a chunk starts on a multiple of
-# four), so that no thread count could change which samples share a group.
+# four), so that no thread count could change which samples share a group. Going back,
+# the same for dh = dZ_t V^T (and dX_t = dZ_t U^T): sixteen dot products a pass, four
+# rows of V for four samples (``add_product_transposed_4``), the backward of W3-W5
+# 0.96-0.99x / 0.87x (RNN, LSTM) and 0.82x / 0.86x (GRU), float32 / float64
+# (interleaved, 2 threads). Its sums are split into SIMD lanes (``reassoc``) in their
+# own way, so a sample's bits depend on whether it was in a group; the backward's
+# chunks, and so its groups, are fixed by the batch size alone (``chunks.py``).
 @njit(cache=True)
 def _group_bounds(chunks, c, samples):
     """The samples of chunk c, each chunk's bounds rounded up to a multiple of four (the
@@ -81,6 +88,15 @@ def _group_bounds(chunks, c, samples):
     first = min(samples, (c * samples // chunks + 3) // 4 * 4)
     last = min(samples, ((c + 1) * samples // chunks + 3) // 4 * 4)
     return first, last
+
+
+@njit(**INLINE)
+def _add_products_transposed(Out, to, D, td, W, s, group, zero):
+    """Out[s + q, to] += D[s + q, td] @ W^T for the group's samples: four at once or one."""
+    if group == 4:
+        add_product_transposed_4(Out, to, D, td, W, s, zero)
+    else:
+        add_product_transposed(Out, s, to, D, s, td, W, zero)
 
 
 # --------------------------------------------------------------------------- RNN
@@ -126,19 +142,25 @@ def _rnn_forward_parallel(chunks, X, U, V, b, Z, H, codes, K):
 
 @njit(**EXACT)
 def _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, code, K):
+    """Samples first..last-1 going back, four at a time (SAMPLE GROUPS), the rest one by one."""
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
-    for s in range(first, last):
-        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
+        for q in range(group):
+            dh[s + q, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            for k in range(u):
-                d = dH[s, t, k] + dh[s, 0, k]
-                dZ[s, t, k] = d * derivative(code, Z[s, t, k], H[s, t, k], zero, one)
-                dh[s, 0, k] = zero
+            for r in range(s, s + group):
+                for k in range(u):
+                    d = dH[r, t, k] + dh[r, 0, k]
+                    dZ[r, t, k] = d * derivative(code, Z[r, t, k], H[r, t, k], zero, one)
+                    dh[r, 0, k] = zero
             if t > 0:
-                add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
+                _add_products_transposed(dh, 0, dZ, t, V, s, group, zero)  # to h_{t-1}: dZ V^T
             if need_dX:  # a first layer's is not needed
-                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
+                _add_products_transposed(dX, t, dZ, t, U, s, group, zero)  # dX_t = dZ_t U^T
+        s += group
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
     add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
@@ -242,29 +264,42 @@ def _gru_forward_parallel(chunks, X, U, V, b, bh, Z, H, G, Hn, P, codes, K):
 @njit(**EXACT)
 def _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh,
                         code_n, code_r, code_z, K):
+    """Samples first..last-1 going back, four at a time (SAMPLE GROUPS), the rest one by one."""
     u = np.uint64(H.shape[2])
     zero, one = K[ZERO], K[ONE]
-    z0, n0 = u, u + u
-    for s in range(first, last):
-        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
+        for q in range(group):
+            dh[s + q, 0, :] = 0.0  # what step t+1 sends back to h_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            for k in range(u):
-                r, z, n = G[s, t, k], G[s, t, z0 + k], G[s, t, n0 + k]
-                h_prev = H[s, t - 1, k] if t > 0 else zero
-                d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
-                dz_n = d * (one - z) * derivative(code_n, Z[s, t, n0 + k], n, zero, one)
-                dz_z = d * (h_prev - n) * derivative(code_z, Z[s, t, z0 + k], z, zero, one)
-                dz_r = dz_n * Hn[s, t, k] * derivative(code_r, Z[s, t, k], r, zero, one)
-                dZ[s, t, k], dZ[s, t, z0 + k], dZ[s, t, n0 + k] = dz_r, dz_z, dz_n
-                dP[s, t, k], dP[s, t, z0 + k], dP[s, t, n0 + k] = dz_r, dz_z, dz_n * r  # dHn = dZ_n r
-                dh[s, 0, k] = d * z  # the direct path h_{t-1} -> h_t
-            add_product_transposed(dh, s, 0, dP, s, t, V, K[ZERO])  # + dP V^T
+            for r in range(s, s + group):
+                _gru_cell_backward(r, t, dH, H, Z, G, Hn, dZ, dP, dh, dbh, code_n, code_r, code_z, zero, one, u)
+            _add_products_transposed(dh, 0, dP, t, V, s, group, zero)  # + dP V^T
             if need_dX:  # a first layer's is not needed
-                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
-            for k in range(u):
-                dbh[k] += dP[s, t, n0 + k]
+                _add_products_transposed(dX, t, dZ, t, U, s, group, zero)  # dX_t = dZ_t U^T
+        s += group
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
     add_weight_gradients(dV, db[:0], H, 1, dP, first, last)
+
+
+@njit(**INLINE)
+def _gru_cell_backward(s, t, dH, H, Z, G, Hn, dZ, dP, dh, dbh, code_n, code_r, code_z, zero, one, u):
+    """Step t of sample s going back: dZ_t and dP_t from dL/dh_t (dH_t plus what step t+1
+    sent, in dh); then dh holds d z, the direct path to h_{t-1}, for dP_t V^T to add to."""
+    z0, n0 = u, u + u
+    for k in range(u):
+        r, z, n = G[s, t, k], G[s, t, z0 + k], G[s, t, n0 + k]
+        h_prev = H[s, t - 1, k] if t > 0 else zero
+        d = dH[s, t, k] + dh[s, 0, k]  # the whole dL/dh_t
+        dz_n = d * (one - z) * derivative(code_n, Z[s, t, n0 + k], n, zero, one)
+        dz_z = d * (h_prev - n) * derivative(code_z, Z[s, t, z0 + k], z, zero, one)
+        dz_r = dz_n * Hn[s, t, k] * derivative(code_r, Z[s, t, k], r, zero, one)
+        dZ[s, t, k], dZ[s, t, z0 + k], dZ[s, t, n0 + k] = dz_r, dz_z, dz_n
+        dP[s, t, k], dP[s, t, z0 + k], dP[s, t, n0 + k] = dz_r, dz_z, dz_n * r  # dHn = dZ_n r
+        dh[s, 0, k] = d * z  # the direct path h_{t-1} -> h_t
+    for k in range(u):
+        dbh[k] += dP[s, t, n0 + k]
 
 
 @njit(**EXACT)
@@ -405,19 +440,26 @@ def lstm_cell_backward(dH_t, dh, dc, C_t, C_before, S_t, Z_t, G_t, dZ_t, code_c,
 @njit(**EXACT)
 def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db,
                          code_c, code_g, code_i, code_f, code_o, K):
+    """Samples first..last-1 going back, four at a time (SAMPLE GROUPS), the rest one by one."""
     u = np.uint64(C.shape[2])
     zero, one = K[ZERO], K[ONE]
-    for s in range(first, last):
-        dh[s, 0, :] = 0.0  # what step t+1 sends back to h_t ...
-        dc[s, 0, :] = 0.0  # ... and to C_t
+    s = first
+    while s < last:
+        group = 4 if s + 4 <= last else 1
+        for q in range(group):
+            dh[s + q, 0, :] = 0.0  # what step t+1 sends back to h_t ...
+            dc[s + q, 0, :] = 0.0  # ... and to C_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            C_before = C[s, t - 1] if t > 0 else None
-            lstm_cell_backward(dH[s, t], dh[s, 0], dc[s, 0], C[s, t], C_before, S[s, t], Z[s, t], G[s, t], dZ[s, t],
-                               code_c, code_g, code_i, code_f, code_o, zero, one, u)
+            for q in range(group):
+                r = s + q
+                C_before = C[r, t - 1] if t > 0 else None
+                lstm_cell_backward(dH[r, t], dh[r, 0], dc[r, 0], C[r, t], C_before, S[r, t], Z[r, t], G[r, t],
+                                   dZ[r, t], code_c, code_g, code_i, code_f, code_o, zero, one, u)
             if t > 0:
-                add_product_transposed(dh, s, 0, dZ, s, t, V, K[ZERO])  # to h_{t-1}: dZ V^T
+                _add_products_transposed(dh, 0, dZ, t, V, s, group, zero)  # to h_{t-1}: dZ V^T
             if need_dX:  # a first layer's is not needed
-                add_product_transposed(dX, s, t, dZ, s, t, U, K[ZERO])  # dX_t = dZ_t U^T
+                _add_products_transposed(dX, t, dZ, t, U, s, group, zero)  # dX_t = dZ_t U^T
+        s += group
     add_weight_gradients(dU, db, X, 0, dZ, first, last)
     add_weight_gradients(dV, db[:0], H, 1, dZ, first, last)
 
