@@ -99,6 +99,25 @@ def _add_products_transposed(Out, to, D, td, W, s, group, zero):
         add_product_transposed(Out, s, to, D, s, td, W, zero)
 
 
+@njit(**INLINE)
+def activate_gates(s, t, Z, out, codes, begin, end, u, E):
+    """out = f(Z) along the row (s, t) from value ``begin`` to ``end``, blocks of u
+    values, each gate's block with its own code (GATE BY GATE, module docstring), and
+    neighbouring blocks of the same code in one loop: an LSTM's i and f (both sigmoid
+    by default) in one loop of 2u, a GRU's r and z too. A short loop pays for its
+    set-up: W3's shapes, the GRU's forward 0.94x / 0.95x (float32 / float64), the
+    LSTM's 0.98-1.04x / 0.97x, against a loop per gate (interleaved, the same bits)."""
+    start = begin
+    while start < end:
+        code = codes[start]
+        stop = start + u
+        while stop < end and codes[stop] == code:
+            stop += u
+        for j in range(start, stop):
+            out[s, t, j] = activate(code, Z[s, t, j], E)
+        start = stop
+
+
 # --------------------------------------------------------------------------- RNN
 
 
@@ -239,10 +258,7 @@ def _gru_cell(s, t, Z, H, G, Hn, P, bh, codes, code_n, E, zero, one, u):
     z0, n0 = u, u + u
     for j in range(n0):
         Z[s, t, j] += P[s, 0, j]
-    for start in (np.uint64(0), z0):  # r, z: gate by gate
-        code = codes[start]
-        for k in range(u):
-            G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
+    activate_gates(s, t, Z, G, codes, np.uint64(0), n0, u, E)  # r, z
     for k in range(u):
         Hn[s, t, k] = P[s, 0, n0 + k] + bh[k]
         Z[s, t, n0 + k] += G[s, t, k] * Hn[s, t, k]  # + r Hn
@@ -356,11 +372,7 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
 @njit(**INLINE)
 def _lstm_cell(s, t, Z, H, C, S, G, codes, code_c, E, zero, u):
     """Step t of sample s, given its row Z[s, t] = b + x_t U + h_{t-1} V: the gates, C_t, S_t, h_t."""
-    f0, g0, o0 = u, u + u, u + u + u  # where the f, g and o blocks start in a row of 4u
-    for start in (np.uint64(0), f0, g0, o0):  # i, f, g, o: gate by gate
-        code = codes[start]
-        for k in range(u):
-            G[s, t, start + k] = activate(code, Z[s, t, start + k], E)
+    activate_gates(s, t, Z, G, codes, np.uint64(0), u + u + u + u, u, E)  # i, f, g, o
     lstm_state(s, t, C, S, H, G, code_c, E, zero, u)
 
 
