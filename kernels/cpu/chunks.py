@@ -24,6 +24,8 @@ last bits between 1 and 2 threads; and a kernel compiled for another CPU (AVX2 o
 AVX-512) splits its sums into SIMD lanes of another width.
 """
 
+from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
+
 # Measured (benchmarks/RESULTS.md, "Fixed chunks"): 8 samples a chunk and at most 8 chunks
 # cost nothing measurable on 2 threads and 0-3% on one (the partial sums of W8's LSTM,
 # 8 x 1.2 MB, are the largest); more chunks would keep more threads busy on a large
@@ -35,3 +37,15 @@ MAX_CHUNKS = 8
 def gradient_chunks(samples: int) -> int:
     """How many chunks the samples of a batch are summed in: 1 to MAX_CHUNKS."""
     return max(1, min(MAX_CHUNKS, samples // CHUNK_SAMPLES))
+
+
+@njit(cache=True)
+def add_up(parts):
+    """parts[0] += parts[1], then parts[2], ...: the chunks' partial sums added in chunk
+    order, the same bits as ``parts.sum(axis=0)``, called at the end of a kernel's own
+    call, where NumPy's reductions after it and their new arrays cost W3's backward
+    1.04-1.1x its time (RNN, GRU, LSTM, float32, interleaved). A function of its own,
+    not inlined: in a parallel kernel Numba would make the array expression a parallel
+    loop, and wake the threads for it."""
+    for c in range(1, parts.shape[0]):
+        parts[0] += parts[c]

@@ -70,7 +70,7 @@ from numba import prange
 
 from ..activation_codes import RELU
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
-from .chunks import gradient_chunks
+from .chunks import add_up, gradient_chunks
 from . import buffers  # the large arrays, recycled across calls
 
 # contract: fused multiply-add; reassoc: lets the dot products use SIMD lanes.
@@ -144,7 +144,7 @@ def _backward(dZ, X, W, strides, padding, need_dX, relu_A):
     mask = np.ascontiguousarray(relu_A) if relu else given
     conv_backward_taps(given, mask, relu, X, W, sh, sw, top, left, top + H + bottom, left + Wd + right, need_dX,
                        dZ, dX, dW_parts, db_parts)
-    return (dX if need_dX else None), dW_parts.sum(axis=0)[..., :F], db_parts.sum(axis=0)[:F], dZ
+    return (dX if need_dX else None), dW_parts[0][..., :F], db_parts[0][:F], dZ  # the sums (add_up)
 
 
 @njit(cache=True)
@@ -294,7 +294,8 @@ def weight_gradients_row_of_5(g0, g1, g2, g3, seen, sums, last):
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def conv_backward_taps(given, A, relu, X, W, sh, sw, top, left, Hp, Wp, need_dX, dZ, dX, dW_parts, db_parts):
-    """dX, and per block of samples the partial sums of dW and db (see the module docstring).
+    """dX, and per block of samples the partial sums of dW and db (see the module docstring),
+    added up at the end into dW_parts[0] and db_parts[0].
     ``given`` is dZ, or with ``relu`` dA, and then dZ = dA where A > 0 is written to dZ
     first (ReLU's derivative from the mask of A), in a pass of its own: fused into the
     transpose onto the wide rows, whose scattered stores keep it out of SIMD lanes, it
@@ -369,3 +370,5 @@ def conv_backward_taps(given, A, relu, X, W, sh, sw, top, left, Hp, Wp, need_dX,
                 for s in range(Wd):
                     for c in range(C):
                         dX[n, r, s, c] = dimage[c, (r + top) * Wp + s + left]
+    add_up(dW_parts)  # the blocks' partial sums, in block order
+    add_up(db_parts)

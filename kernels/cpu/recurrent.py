@@ -42,7 +42,7 @@ from numba import prange
 
 from ..activation_codes import RECURRENT_ACTIVATIONS  # noqa: F401  (the codes these kernels take)
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
-from .chunks import gradient_chunks
+from .chunks import add_up, gradient_chunks
 from . import buffers  # the large arrays, recycled across calls
 from .fastmath import (EXACT, INLINE, ONE, ZERO, activate, add_product, add_product_4, add_product_transposed,
                        add_product_transposed_4,
@@ -67,18 +67,6 @@ def _chunks(samples: int) -> int:
 def _bounds(chunks, c, samples):
     """The samples of chunk c: first, last."""
     return c * samples // chunks, (c + 1) * samples // chunks
-
-
-@njit(**EXACT)
-def _add_up(parts):
-    """parts[0] += parts[1], then parts[2], ...: the chunks' partial sums added in chunk
-    order, the same bits as ``parts.sum(axis=0)``, at the end of the kernel's own call:
-    three or four NumPy reductions and their new arrays fewer, W3's backward 0.91x /
-    0.96x / 0.93x (RNN, GRU, LSTM, float32, interleaved). A function of its own, not
-    inlined: in a parallel kernel Numba would make the array expression a parallel
-    loop, and wake the threads for it."""
-    for c in range(1, parts.shape[0]):
-        parts[0] += parts[c]
 
 
 # SAMPLE GROUPS. The forward kernels run their products for four samples at once
@@ -201,9 +189,9 @@ def _rnn_backward_serial(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV,
     for c in range(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU[c], dV[c], db[c], code, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
 
 
 @njit(**EXACT, parallel=True)
@@ -211,9 +199,9 @@ def _rnn_backward_parallel(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, d
     for c in prange(chunks):
         first, last = _bounds(chunks, c, Z.shape[0])
         _rnn_backward_chunk(first, last, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU[c], dV[c], db[c], code, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
 
 
 def rnn_forward(X, U, V, b, activation):
@@ -240,7 +228,7 @@ def rnn_backward(dH, X, U, V, H, Z, activation, need_dX=True):
     dH, X, U, V = _contiguous(dH, X, U, V)
     backward = _rnn_backward_parallel if _parallel(m) and chunks > 1 else _rnn_backward_serial
     backward(chunks, dH, X, U, V, H, Z, dZ, dh, dX, need_dX, dU, dV, db, activation, K)
-    return (dX if need_dX else None), dU[0], dV[0], db[0]  # the sums (_add_up)
+    return (dX if need_dX else None), dU[0], dV[0], db[0]  # the sums (add_up)
 
 
 # --------------------------------------------------------------------------- GRU
@@ -343,10 +331,10 @@ def _gru_backward_serial(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_
         first, last = _bounds(chunks, c, Z.shape[0])
         _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
-    _add_up(dbh)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
+    add_up(dbh)
 
 
 @njit(**EXACT, parallel=True)
@@ -356,10 +344,10 @@ def _gru_backward_parallel(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, nee
         first, last = _bounds(chunks, c, Z.shape[0])
         _gru_backward_chunk(first, last, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU[c], dV[c], db[c], dbh[c],
                             code_n, code_r, code_z, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
-    _add_up(dbh)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
+    add_up(dbh)
 
 
 def gru_forward(X, U, V, b, bh, activation, reset_gate, update_gate):
@@ -389,7 +377,7 @@ def gru_backward(dH, X, U, V, H, Z, G, Hn, activation, reset_gate, update_gate, 
     codes = (activation, reset_gate, update_gate)
     backward = _gru_backward_parallel if _parallel(m) and chunks > 1 else _gru_backward_serial
     backward(chunks, dH, X, U, V, H, Z, G, Hn, dZ, dP, dh, dX, need_dX, dU, dV, db, dbh, *codes, K)
-    return (dX if need_dX else None), dU[0], dV[0], db[0], dbh[0]  # the sums (_add_up)
+    return (dX if need_dX else None), dU[0], dV[0], db[0], dbh[0]  # the sums (add_up)
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -509,9 +497,9 @@ def _lstm_backward_serial(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, ne
         first, last = _bounds(chunks, c, Z.shape[0])
         _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
 
 
 @njit(**EXACT, parallel=True)
@@ -521,9 +509,9 @@ def _lstm_backward_parallel(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, 
         first, last = _bounds(chunks, c, Z.shape[0])
         _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU[c], dV[c], db[c],
                              code_c, code_g, code_i, code_f, code_o, K)
-    _add_up(dU)
-    _add_up(dV)
-    _add_up(db)
+    add_up(dU)
+    add_up(dV)
+    add_up(db)
 
 
 def lstm_forward(X, U, V, b, activation, candidate_activation, input_gate, forget_gate, output_gate):
@@ -553,7 +541,7 @@ def lstm_backward(dH, X, U, V, H, C, S, Z, G, activation, candidate_activation, 
     codes = (activation, candidate_activation, input_gate, forget_gate, output_gate)
     backward = _lstm_backward_parallel if _parallel(m) and chunks > 1 else _lstm_backward_serial
     backward(chunks, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX, need_dX, dU, dV, db, *codes, K)
-    return (dX if need_dX else None), dU[0], dV[0], db[0]  # the sums (_add_up)
+    return (dX if need_dX else None), dU[0], dV[0], db[0]  # the sums (add_up)
 
 
 # --------------------------------------------------------------------------- allocation
