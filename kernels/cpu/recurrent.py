@@ -476,8 +476,7 @@ def _lstm_backward_chunk(first, last, dH, X, U, V, H, C, S, Z, G, dZ, dh, dc, dX
             dh[s + q, 0, :] = 0.0  # what step t+1 sends back to h_t ...
             dc[s + q, 0, :] = 0.0  # ... and to C_t
         for t in range(Z.shape[1] - 1, -1, -1):
-            for q in range(group):
-                r = s + q
+            for r in range(s, s + group):
                 C_before = C[r, t - 1] if t > 0 else None
                 lstm_cell_backward(dH[r, t], dh[r, 0], dc[r, 0], C[r, t], C_before, S[r, t], Z[r, t], G[r, t],
                                    dZ[r, t], code_c, code_g, code_i, code_f, code_o, zero, one, u)

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..cache import njit  # numba.njit, caching in nnxp's own folder (see kernels/cache.py)
 from . import workers
+from .chunks import add_up
 from . import buffers  # the large arrays, recycled across calls
 from .fastmath import EXACT, INLINE, ONE, ZERO, activate, constants, derivative, exp_constants
 from .recurrent import lstm_cell_backward, lstm_state, row_codes
@@ -121,11 +122,9 @@ def _partials(chunks, *shapes, dtype):
 
 
 def _summed(parts):
-    """The partial sums added in chunk order."""
-    total = parts[0].copy()
-    for c in range(1, parts.shape[0]):
-        total += parts[c]
-    return total
+    """The partial sums added in chunk order (``chunks.add_up``, as the direct kernels')."""
+    add_up(parts)
+    return parts[0]
 
 
 def _transposed(V):
