@@ -36,10 +36,15 @@ taps fixed at 2 and 2, so that the compiler writes them out (with the pool's siz
 a variable the same loops measured 1.2-2x slower):
 
 * ``pool_backward_tiles``, pixel after pixel along the rows, the channels innermost,
-  for 8 channels and more (16 in float64, whose 8 channels it ran 5x slower than
-  the walk above): W7's first pooling (256x32x32x32, float32) 4.6 -> 1.7 ms against
-  that walk, and against the same loops with the size variable W2's 0.64x, W6's
-  second 0.53-0.64x, W7's 0.83-0.97x;
+  for 16 channels and more: W7's first pooling (256x32x32x32, float32) 4.6 -> 1.7 ms
+  against that walk, and against the same loops with the size variable W6's second
+  0.53-0.64x, W7's 0.83-0.97x. With fewer channels the walk above runs instead: a loop
+  of 8 channels is one SIMD pass of 8 float32 lanes, and whether LLVM runs it in SIMD
+  registers or in its scalar remainder depends on the processor. On an AVX2 machine
+  (znver3) this kernel took 3.3 ns a pixel with 8 or 12 channels against 0.4 with 16 or
+  more (W2's pooling 566 us, the walk 155, float32), on AVX-512 ones 91 us against
+  the walk's 101: the walk is the safe choice (with 8 float64 channels this kernel
+  already ran 5x slower than the walk there);
 * ``pool_backward_2x2``, window after window, for fewer channels, which fill no SIMD
   lane: W6's first pooling (6 channels) 273-416 -> 132-186 us, float32 and float64,
   against the per-window loops above, which first write zeros and then add.
@@ -79,9 +84,9 @@ def pool2d_forward(X, pool_size, strides, padding, mode):
 
 
 # From this many channels on, backward finds max / min pixels from A along the
-# channels (see above), and 2x2 tiling windows go pixel by pixel in float32.
+# channels (see above).
 LANES = 8
-# From this many on, also in float64 (see above, and pool_backward_tiles).
+# From this many on, 2x2 tiling windows go pixel by pixel (see above).
 TILE_LANES = 16
 
 
@@ -113,7 +118,7 @@ def backward_kernel(channels, dtype, pool_size, strides, padding) -> str:
     if tiles_2x2(pool_size, strides, padding):
         if channels < LANES:
             return "2x2"
-        if np.dtype(dtype) == np.float32 or channels >= TILE_LANES:
+        if channels >= TILE_LANES:
             return "tiles"
     return "from output" if channels >= LANES else "loops"
 
