@@ -73,3 +73,24 @@ def test_a_first_dense_layer_skips_dX_in_training_and_gives_the_same_gradients(r
         assert first.bc["dX"] is None
         for key, value in first.g.items():
             np.testing.assert_array_equal(value, full[key])
+
+
+def test_sum_rows_keeps_its_row_of_ones_and_gives_each_call_its_own_sum(array_backend, rng):
+    """The bias gradient's sum over rows (``nnxp.ops.sum_rows``) reuses one row of ones
+    per shape, dtype and device: each call still returns a new array equal to the sum
+    over axis 0, the kept ones are never written, and float32 stays float32."""
+    from nnxp.ops import _ONES, sum_rows
+    from nnxp.backend import to_numpy
+
+    xp = array_backend.xp
+    first, second = rng.standard_normal((7, 3)), rng.standard_normal((7, 3))
+    a = sum_rows(xp.asarray(first))
+    b = sum_rows(xp.asarray(second))
+    np.testing.assert_allclose(to_numpy(a), first.sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(to_numpy(b), second.sum(axis=0), rtol=1e-13)  # not the first's
+    a[...] = 5.0  # the caller owns its result: writing into it changes no kept ones
+    kept = [to_numpy(ones) for ones in _ONES.values()]
+    assert kept and all(np.all(ones == 1.0) for ones in kept)
+    single = sum_rows(xp.asarray(first, dtype=xp.float32))
+    assert single.dtype == xp.float32 and single.shape == (3,)
+    np.testing.assert_allclose(to_numpy(single), first.sum(axis=0), rtol=1e-5)

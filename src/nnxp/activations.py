@@ -182,7 +182,9 @@ class Softmax(Activation):
 
     def forward(self, Z):
         xp = array_namespace(Z)
-        shifted = (Z - xp.max(Z, axis=-1, keepdims=True)) / self.temperature
+        shifted = Z - xp.max(Z, axis=-1, keepdims=True)
+        if self.temperature != 1.0:  # dividing by 1 changes no bit, and costs a pass (~2 us a batch)
+            shifted = shifted / self.temperature
         E = xp.exp(shifted)
         return E / xp.sum(E, axis=-1, keepdims=True)
 
