@@ -156,7 +156,7 @@ def test_pool_kernels_match_the_reference(dtype, rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
 def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
     """Windows that tile the image: 2x2 ones through the kernels that write each pixel
-    once (window by window under 8 channels, pixel by pixel from 8, or 16 in float64),
+    once (window by window under 8 channels, pixel by pixel from 16),
     and 3x2 ones through the others. The backward equals the reference bit for bit, with
     ties (the first equal pixel wins), images that whole windows do not cover (their rows
     and columns get 0), min pooling, and a NaN in a window (its first pixel gets dA, as
