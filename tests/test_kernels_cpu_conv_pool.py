@@ -169,7 +169,7 @@ def test_pooling_over_tiling_windows_matches_the_reference(dtype, rng):
             [(2, 2), (3, 2)], [(8, 8), (7, 9)], [1, 6, pool.LANES, pool.TILE_LANES, 32], ["max", "min"]):
         X = np.round(rng.standard_normal((2, *image, channels)) * 2).astype(dtype)  # many ties
         no_padding = ((0, 0), (0, 0))
-        kernel = pool.backward_kernel(channels, dtype, size, size, no_padding)
+        kernel = pool.backward_kernel(channels, size, size, no_padding)
         assert (kernel in kernels) == (size == (2, 2) and channels != pool.LANES), kernel
         A = pool2d_forward(X, size, size, no_padding, mode, kernel_mode="numba")
         dA = rng.standard_normal(A.shape).astype(dtype)

@@ -95,7 +95,7 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     X = np.ascontiguousarray(X)
     dA = np.ascontiguousarray(dA, dtype=X.dtype)
     (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, strides, padding
-    kernel = backward_kernel(X.shape[3], X.dtype, pool_size, strides, padding) if A is not None else "loops"
+    kernel = backward_kernel(X.shape[3], pool_size, strides, padding) if A is not None else "loops"
     if mode == "mean" or kernel == "loops":
         dX = buffers.zeros(X.shape, X.dtype)
         pool_backward_loops(dA, X, ph, pw, sh, sw, top, left, MODE_CODES[mode], dX)
@@ -110,11 +110,12 @@ def pool2d_backward(dA, X, pool_size, strides, padding, mode, A=None):
     return dX
 
 
-def backward_kernel(channels, dtype, pool_size, strides, padding) -> str:
+def backward_kernel(channels, pool_size, strides, padding) -> str:
     """Which kernel does max and min pooling's backward, given the forward's A (the
-    module docstring): "tiles" or "2x2" for 2x2 windows that tile the image, "from
-    output" (the walk along the channels) for other windows with 8 channels or more,
-    "loops" (window by window, zeros first) for the rest."""
+    module docstring): for 2x2 windows that tile the image, "2x2" under 8 channels and
+    "tiles" from 16; "from output" (the walk along the channels) for any other window
+    with 8 channels or more; "loops" (window by window, zeros first) for the rest. The
+    same rule in both dtypes."""
     if tiles_2x2(pool_size, strides, padding):
         if channels < LANES:
             return "2x2"

@@ -115,7 +115,8 @@ def sum_rows(A):
 
     The row of ones is made once per shape, dtype and device and kept (``_ones_row``):
     a layer asks for the same one at every batch, and making it cost 3/4 of the call
-    (10.4 against 2.5 us for the product alone, a Dense layer's (32, 10) on the CPU; W1's step is ~230 us).
+    (10.4 against 2.5 us for the product alone, a Dense layer's (32, 10) on the CPU;
+    W1's step is ~230 us).
     """
     xp = array_namespace(A)
     return (_ones_row(xp, A.shape[0], A.dtype, device(A)) @ A)[0, ...]
